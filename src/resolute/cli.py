@@ -1,0 +1,280 @@
+"""The `resolute` command.
+
+    resolute demo [--seed N] [--no-serve]    create/upgrade the data directory, load the demo, serve
+    resolute serve [--host H] [--port P]     serve an existing data directory (waitress)
+    resolute import FILE [--format F]        import observations (CSV, GeoJSON, JSON Lines)
+    resolute audit verify                    recompute the audit hash chain
+    resolute bench ingest                    print ingest throughput figures
+    resolute user add / token issue          accounts for people and devices
+    resolute manage ...                      Django's manage.py commands
+
+The data directory comes from --data-dir, else RESOLUTE_DATA_DIR, else ./resolute-data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+def _setup(data_dir: str | None) -> None:
+    if data_dir:
+        os.environ["RESOLUTE_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "resolute.web.settings")
+    from resolute.web.config import ConfigError
+
+    try:
+        import django
+
+        django.setup()
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise SystemExit(2) from None
+    from django.conf import settings
+
+    Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False)
+
+
+def cmd_demo(args) -> int:
+    _setup(args.data_dir)
+    from django.conf import settings
+
+    from resolute.demo import services as demo
+
+    with console.status("applying migrations"):
+        _migrate()
+    password = secrets.token_urlsafe(12)
+    with progress_bar() as bar:
+        summary = demo.load_demo(seed=args.seed, password=password, progress=bar)
+    console.print(f"[bold]Resolute demo[/bold] in {settings.DATA_DIR} ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
+    for key, value in summary.items():
+        console.print(f"  {key}: {value}")
+    console.print(f"  demo accounts (password for all, new each run): [bold]{password}[/bold]")
+    console.print("  administrator: admin; others: " + ", ".join(u for u in demo.DEMO_USERS if u != "admin"))
+    if args.no_serve:
+        return 0
+    return _serve(args.host, args.port)
+
+
+def cmd_serve(args) -> int:
+    _setup(args.data_dir)
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    if MigrationExecutor(connection).migration_plan(MigrationExecutor(connection).loader.graph.leaf_nodes()):
+        err.print("[red]the database needs migrations:[/red] run `resolute demo --no-serve` or `resolute manage migrate`")
+        return 2
+    return _serve(args.host, args.port)
+
+
+def _serve(host: str, port: int) -> int:
+    import waitress
+
+    from resolute.web.wsgi import application
+
+    console.print(f"serving on [bold]http://{host}:{port}/[/bold]  (API docs: http://{host}:{port}/api/v1/docs; Ctrl-C stops)")
+    waitress.serve(application, host=host, port=port, threads=8, ident="resolute", clear_untrusted_proxy_headers=True)
+    return 0
+
+
+def cmd_import(args) -> int:
+    _setup(args.data_dir)
+    from pydantic import TypeAdapter, ValidationError
+
+    from resolute.errors import ServiceError, pydantic_errors
+    from resolute.monitoring import importers, services
+    from resolute.monitoring.schemas import ObservationIn
+
+    path = Path(args.file)
+    if not path.is_file():
+        err.print(f"[red]no such file:[/red] {path}")
+        return 2
+    one = TypeAdapter(ObservationIn)
+    items, errors = [], []
+    try:
+        rows = list(importers.read(path, args.format))
+    except importers.RowError as exc:
+        err.print(f"[red]{exc}[/red]")
+        return 2
+    with progress_bar() as bar:
+        task = bar.add_task("validating", total=len(rows))
+        for k, (line, payload) in enumerate(rows, start=1):
+            if isinstance(payload, importers.RowError):
+                errors.append((line, "(row)", str(payload)))
+            else:
+                try:
+                    items.append(one.validate_python(payload))
+                except ValidationError as exc:
+                    errors.extend((line, e["field"], e["message"]) for e in pydantic_errors(exc))
+            if k % 2000 == 0 or k == len(rows):
+                bar.update(task, completed=k)
+        if errors:
+            bar.stop()
+            unit = "feature" if (args.format or importers.detect_format(path)) == "geojson" else "line"
+            for line, field, message in errors[:100]:
+                err.print(f"{path.name}:{unit} {line}: {field}: {message}")
+            if len(errors) > 100:
+                err.print(f"… and {len(errors) - 100} more")
+            err.print(f"[red]{len(errors)} error(s); nothing was imported[/red]")
+            return 1
+        task = bar.add_task("storing", total=len(items))
+        try:
+            result = services.submit_observations(items, None, intake="import", progress=lambda n: bar.update(task, completed=n))
+        except ServiceError as exc:
+            bar.stop()
+            for e in exc.errors[:100]:
+                err.print(f"{path.name}: {e['field']}: {e['message']}")
+            err.print(f"[red]{exc.detail}; nothing was imported[/red]")
+            return 1
+        bar.update(task, completed=len(items))
+    console.print(f"imported {len(result.created)} new observation(s); {len(result.existing)} already stored")
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    _setup(args.data_dir)
+    from resolute.audit import services as audit
+
+    with console.status("verifying the audit chain"):
+        result = audit.verify()
+    if result.ok:
+        console.print(f"audit chain intact: {result.count} entries")
+        return 0
+    if result.broken_seq is not None:
+        err.print(f"[red]audit chain broken at entry {result.broken_seq}:[/red] {result.reason} ({result.count} entries verified before it)")
+    else:
+        err.print(f"[red]audit chain broken:[/red] {result.reason} ({result.count} entries verified)")
+    return 1
+
+
+def cmd_bench(args) -> int:
+    from resolute import bench
+
+    return bench.main(args)
+
+
+def cmd_user_add(args) -> int:
+    _setup(args.data_dir)
+    from resolute.accounts import services
+    from resolute.core.markings import Classification
+    from resolute.errors import ServiceError
+
+    password = args.password or secrets.token_urlsafe(12)
+    try:
+        services.create_user(None, args.username, args.role, nation=args.nation, clearance=Classification[args.clearance], password=password)
+    except ServiceError as exc:
+        err.print(f"[red]{exc.detail}[/red] {exc.errors}")
+        return 2
+    console.print(f"created {args.username} ({args.role}); password: {password}")
+    return 0
+
+
+def cmd_token_issue(args) -> int:
+    _setup(args.data_dir)
+    from resolute.accounts import services
+    from resolute.accounts.models import User
+
+    user = User.objects.filter(username=args.username).first()
+    if user is None:
+        err.print(f"[red]no such user:[/red] {args.username}")
+        return 2
+    token, secret = services.issue_token(None, user, args.name, tuple(args.scope))
+    console.print(f"token {token.pk} for {user.username} ({' '.join(args.scope)}); shown once:\n{secret}")
+    return 0
+
+
+def cmd_manage(args) -> int:
+    _setup(args.data_dir)
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["resolute manage", *args.rest])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="resolute", description="Resolute: ceasefire monitoring and guarantees.")
+    p.add_argument("--data-dir", help="data directory (default: RESOLUTE_DATA_DIR or ./resolute-data)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="create the database, load the demo scenario and serve")
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--no-serve", action="store_true", help="load and print a summary, do not serve")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8000)
+    d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("serve", help="serve an existing data directory")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=cmd_serve)
+
+    i = sub.add_parser("import", help="import observations from a file, all or nothing")
+    i.add_argument("file")
+    i.add_argument("--format", choices=("csv", "geojson", "jsonl"))
+    i.set_defaults(func=cmd_import)
+
+    a = sub.add_parser("audit", help="audit log tools")
+    asub = a.add_subparsers(dest="audit_command", required=True)
+    av = asub.add_parser("verify", help="recompute the hash chain")
+    av.set_defaults(func=cmd_audit_verify)
+
+    b = sub.add_parser("bench", help="benchmarks that print figures")
+    bsub = b.add_subparsers(dest="bench_command", required=True)
+    bi = bsub.add_parser("ingest", help="observations per second: CLI import, API bulk, single POSTs")
+    bi.add_argument("--count", type=int, default=50_000, help="observations for the import and bulk paths")
+    bi.add_argument("--single", type=int, default=2_000, help="single POSTs to send")
+    bi.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    bi.set_defaults(func=cmd_bench)
+
+    u = sub.add_parser("user", help="people")
+    usub = u.add_subparsers(dest="user_command", required=True)
+    ua = usub.add_parser("add")
+    ua.add_argument("username")
+    ua.add_argument("--role", required=True)
+    ua.add_argument("--nation", default="")
+    ua.add_argument("--clearance", default="PUBLIC", choices=("PUBLIC", "RESTRICTED", "CONFIDENTIAL", "SECRET"))
+    ua.add_argument("--password")
+    ua.set_defaults(func=cmd_user_add)
+
+    t = sub.add_parser("token", help="API tokens for machines and devices")
+    tsub = t.add_subparsers(dest="token_command", required=True)
+    ti = tsub.add_parser("issue")
+    ti.add_argument("username")
+    ti.add_argument("--name", default="device")
+    ti.add_argument("--scope", action="append", choices=("read", "write"), default=None)
+    ti.set_defaults(func=cmd_token_issue)
+
+    m = sub.add_parser("manage", help="Django management commands")
+    m.add_argument("rest", nargs=argparse.REMAINDER)
+    m.set_defaults(func=cmd_manage)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "scope", "x") is None:
+        args.scope = ["read"]
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

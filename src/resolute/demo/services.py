@@ -1,0 +1,115 @@
+"""Loading the demo world: reference data, demo accounts, sources, the week of observations
+(through the same intake service as every other channel) and the ground truth, apart."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from pydantic import TypeAdapter
+
+from resolute.accounts import services as accounts
+from resolute.accounts.models import User
+from resolute.audit import services as audit
+from resolute.core.markings import Classification
+from resolute.monitoring import services as monitoring
+from resolute.monitoring.models import Observation, Source
+from resolute.monitoring.schemas import ObservationIn
+
+from . import scenario as world
+from .models import ScenarioRun, TrueEvent, TruthLink
+
+ACTOR = "system:demo"
+
+# username: (role, nation, clearance)
+DEMO_USERS = {
+    "admin": ("administrator", "USA", Classification.SECRET),
+    "monitor-fra": ("monitor", "FRA", Classification.RESTRICTED),
+    "analyst-usa": ("analyst", "USA", Classification.SECRET),
+    "analyst-pol": ("analyst", "POL", Classification.CONFIDENTIAL),
+    "chair-usa": ("chair", "USA", Classification.SECRET),
+    "commissioner-gbr": ("commissioner", "GBR", Classification.SECRET),
+    "delegate-deu": ("delegate", "DEU", Classification.CONFIDENTIAL),
+    "ledger-nld": ("ledger_officer", "NLD", Classification.RESTRICTED),
+    "public": ("public", "", Classification.PUBLIC),
+}
+
+
+def _ensure_users(password: str) -> None:
+    for username, (role, nation, clearance) in DEMO_USERS.items():
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            accounts.create_user(ACTOR, username, role, nation=nation, clearance=clearance, password=password)
+        else:
+            accounts.set_password(ACTOR, user, password)
+
+
+def _ensure_sources(sources: list[dict]) -> None:
+    have = set(Source.objects.values_list("code", flat=True))
+    for s in sources:
+        if s["code"] not in have:
+            monitoring.register_source(
+                ACTOR, s["code"], s["name"], s["channel"], s["reliability"], int(s["credibility"]), s.get("nation", ""),
+                classification=Classification.RESTRICTED, tlp="GREEN",
+            )
+
+
+def load_demo(seed: int = 7, password: str = "", progress=None) -> dict:
+    """Idempotent: a second run resets the demo passwords and adds nothing else."""
+    monitoring.load_reference_data(ACTOR)
+    if password:
+        _ensure_users(password)
+    s = world.generate(seed=seed)
+    _ensure_sources(s.sources)
+    payloads = [{k: v for k, v in o.items() if k != "truth_id"} for o in s.observations]
+    task = progress.add_task("demo observations", total=len(payloads)) if progress else None
+    items = TypeAdapter(list[ObservationIn]).validate_python(payloads)
+    result = monitoring.submit_observations(
+        items, ACTOR, intake="demo", progress=(lambda n: progress.update(task, completed=n)) if progress else None
+    )
+    if progress:
+        progress.update(task, completed=len(items))
+    if not ScenarioRun.objects.filter(seed=seed).exists():
+        _store_truth(seed, s)
+    return {
+        "observations loaded": len(result.created),
+        "observations already present": len(result.existing),
+        "observations in database": Observation.objects.count(),
+        "true events (ground truth, stored apart)": TrueEvent.objects.filter(run__seed=seed).count(),
+        **{f"by channel: {k}": v for k, v in sorted(world.summary(s).get("by_channel", {}).items())},
+    }
+
+
+def _store_truth(seed: int, s) -> None:
+    geography = {
+        "contact_line": {"type": "LineString", "coordinates": [list(p) for p in s.contact_line]},
+        "withdrawal_bands": {str(k): v for k, v in s.withdrawal_bands.items()},
+        "sites": s.sites,
+    }
+    with transaction.atomic():
+        run = ScenarioRun.objects.create(seed=seed, geography=geography, summary=_jsonable(world.summary(s)))
+        TrueEvent.objects.bulk_create(
+            [
+                TrueEvent(
+                    run=run, truth_id=t["truth_id"], kind=t["kind"], lat=t["lat"], lon=t["lon"], origin_lat=t["origin_lat"],
+                    origin_lon=t["origin_lon"], origin_side=t["origin_side"], impact_side=t["impact_side"], start=t["start"],
+                    end=t["end"], count=t["count"], weapon_class=t["weapon_class"],
+                )
+                for t in s.truth
+            ],
+            batch_size=500,
+        )
+        TruthLink.objects.bulk_create(
+            [TruthLink(run=run, client_id=o["client_id"], truth_id=o.get("truth_id")) for o in s.observations], batch_size=500
+        )
+        audit.record(ACTOR, "demo.ground_truth", "scenario", seed, after={"true_events": len(s.truth), "links": len(s.observations)})
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value

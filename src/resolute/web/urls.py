@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.urls import include, path
+
+from .api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", lambda request: HttpResponseRedirect("/api/v1/docs")),
+]
