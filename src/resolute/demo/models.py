@@ -8,6 +8,7 @@ from django.db import models
 
 class ScenarioRun(models.Model):
     seed = models.IntegerField(unique=True)
+    start = models.DateTimeField(help_text="UTC start of the simulated week; fixed at first load so reloads are identical")
     loaded_at = models.DateTimeField(auto_now_add=True)
     geography = models.JSONField(help_text="contact line, withdrawal bands, sites (GeoJSON)")
     summary = models.JSONField()

@@ -20,6 +20,17 @@ from . import scenario as world
 from .models import ScenarioRun, TrueEvent, TruthLink
 
 ACTOR = "system:demo"
+DAYS = 7
+
+
+def default_start(now: dt.datetime | None = None) -> dt.datetime:
+    """The simulated week ends at the last 19:30 Kyiv time (17:30 UTC in winter; the OSCE daily
+    report's cut-off) before now, so the demo always shows a recent week."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    end = now.replace(hour=17, minute=30, second=0, microsecond=0)
+    if end > now:
+        end -= dt.timedelta(days=1)
+    return end - dt.timedelta(days=DAYS)
 
 # username: (role, nation, clearance)
 DEMO_USERS = {
@@ -59,18 +70,22 @@ def load_demo(seed: int = 7, password: str = "", progress=None) -> dict:
     monitoring.load_reference_data(ACTOR)
     if password:
         _ensure_users(password)
-    s = world.generate(seed=seed)
+    run = ScenarioRun.objects.filter(seed=seed).first()
+    s = world.generate(seed=seed, days=DAYS, start=run.start if run else default_start())
     _ensure_sources(s.sources)
     payloads = [{k: v for k, v in o.items() if k != "truth_id"} for o in s.observations]
     task = progress.add_task("demo observations", total=len(payloads)) if progress else None
     items = TypeAdapter(list[ObservationIn]).validate_python(payloads)
-    result = monitoring.submit_observations(
-        items, ACTOR, intake="demo", progress=(lambda n: progress.update(task, completed=n)) if progress else None
-    )
+    # Observations and ground truth commit together: a crash half-way leaves neither, and the
+    # next run starts clean with the same week.
+    with transaction.atomic():
+        result = monitoring.submit_observations(
+            items, ACTOR, intake="demo", progress=(lambda n: progress.update(task, completed=n)) if progress else None
+        )
+        if run is None:
+            _store_truth(seed, s)
     if progress:
         progress.update(task, completed=len(items))
-    if not ScenarioRun.objects.filter(seed=seed).exists():
-        _store_truth(seed, s)
     return {
         "observations loaded": len(result.created),
         "observations already present": len(result.existing),
@@ -87,7 +102,7 @@ def _store_truth(seed: int, s) -> None:
         "sites": s.sites,
     }
     with transaction.atomic():
-        run = ScenarioRun.objects.create(seed=seed, geography=geography, summary=_jsonable(world.summary(s)))
+        run = ScenarioRun.objects.create(seed=seed, start=s.start, geography=geography, summary=_jsonable(world.summary(s)))
         TrueEvent.objects.bulk_create(
             [
                 TrueEvent(
