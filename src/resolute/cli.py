@@ -62,9 +62,15 @@ def cmd_demo(args) -> int:
 
     with console.status("applying migrations"):
         _migrate()
+    from resolute.errors import ServiceError
+
     password = secrets.token_urlsafe(12)
-    with progress_bar() as bar:
-        summary = demo.load_demo(seed=args.seed, password=password, progress=bar)
+    try:
+        with progress_bar() as bar:
+            summary = demo.load_demo(seed=args.seed, password=password, progress=bar)
+    except ServiceError as exc:
+        err.print(f"[red]{exc.detail}[/red]: {exc.errors[:5]}; nothing was loaded")
+        return 1
     console.print(f"[bold]Resolute demo[/bold] in {settings.DATA_DIR} ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
     for key, value in summary.items():
         console.print(f"  {key}: {value}")
