@@ -1,0 +1,52 @@
+"""Loading the demo world into the database (both backends): through the intake service,
+idempotent, ground truth apart and linked by client_id only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from resolute.audit import services as audit
+from resolute.demo import services as demo
+from resolute.demo.models import ScenarioRun, TrueEvent, TruthLink
+from resolute.monitoring.models import CoalitionMember, Observation, Party
+
+pytestmark = [pytest.mark.django_db, pytest.mark.db_backends]
+
+
+def test_demo_loads_once_and_reloads_identically():
+    first = demo.load_demo(seed=3, password="a demo password 1")
+    n = Observation.objects.count()
+    assert n == first["observations loaded"] > 1000
+    run = ScenarioRun.objects.get(seed=3)
+    assert TrueEvent.objects.filter(run=run).count() > 100
+    assert TruthLink.objects.filter(run=run).count() >= n
+    false_reports = TruthLink.objects.filter(run=run, truth_id__isnull=True).count()
+    assert false_reports > 0
+
+    again = demo.load_demo(seed=3, password="another password 2")
+    assert again["observations loaded"] == 0 and Observation.objects.count() == n
+    assert ScenarioRun.objects.count() == 1
+    assert audit.verify().ok
+
+
+def test_demo_week_ends_before_now_at_the_daily_cut_off():
+    now = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
+    start = demo.default_start(now)
+    assert start == dt.datetime(2026, 11, 17, 17, 30, tzinfo=dt.timezone.utc)
+    assert demo.default_start(dt.datetime(2026, 11, 25, 18, 0, tzinfo=dt.timezone.utc)).day == 18
+
+
+def test_demo_seeds_the_coalition_and_the_parties():
+    demo.load_demo(seed=3)
+    assert set(Party.objects.values_list("code", flat=True)) == {"UKR", "RUS"}
+    codes = set(CoalitionMember.objects.values_list("code", flat=True))
+    assert {"USA", "EUU", "FRA", "GBR", "DEU", "POL"} <= codes and len(codes) >= 36
+
+
+def test_demo_observations_carry_the_mix_of_markings():
+    demo.load_demo(seed=3)
+    classes = set(Observation.objects.values_list("classification", flat=True))
+    assert {0, 1} <= classes and (2 in classes or 3 in classes)
+    assert Observation.objects.filter(tlp="RED").exists()
