@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -119,7 +120,7 @@ def cmd_import(args) -> int:
     try:
         rows = list(importers.read(path, args.format))
     except importers.RowError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(str(exc), markup=False)
         return 2
     with progress_bar() as bar:
         task = bar.add_task("validating", total=len(rows))
@@ -133,23 +134,26 @@ def cmd_import(args) -> int:
                     errors.extend((line, e["field"], e["message"]) for e in pydantic_errors(exc))
             if k % 2000 == 0 or k == len(rows):
                 bar.update(task, completed=k)
+        unit = "feature" if (args.format or importers.detect_format(path)) == "geojson" else "line"
+        if not errors:
+            task = bar.add_task("storing", total=len(items))
+            try:
+                result = services.submit_observations(items, None, intake="import", progress=lambda n: bar.update(task, completed=n))
+            except ServiceError as exc:
+                # Every row was valid, so item i is row i: report by the file's own numbering.
+                for e in exc.errors:
+                    m = re.match(r"^\[(\d+)\]\.?(.*)$", e["field"])
+                    line, field = (rows[int(m.group(1))][0], m.group(2) or "(row)") if m else ("?", e["field"])
+                    errors.append((line, field, e["message"]))
+                errors = errors or [("?", "(file)", exc.detail)]
         if errors:
             bar.stop()
-            unit = "feature" if (args.format or importers.detect_format(path)) == "geojson" else "line"
             for line, field, message in errors[:100]:
-                err.print(f"{path.name}:{unit} {line}: {field}: {message}")
+                # File content goes out verbatim: no rich markup from data.
+                err.print(f"{path.name}:{unit} {line}: {field}: {message}", markup=False, highlight=False)
             if len(errors) > 100:
                 err.print(f"… and {len(errors) - 100} more")
             err.print(f"[red]{len(errors)} error(s); nothing was imported[/red]")
-            return 1
-        task = bar.add_task("storing", total=len(items))
-        try:
-            result = services.submit_observations(items, None, intake="import", progress=lambda n: bar.update(task, completed=n))
-        except ServiceError as exc:
-            bar.stop()
-            for e in exc.errors[:100]:
-                err.print(f"{path.name}: {e['field']}: {e['message']}")
-            err.print(f"[red]{exc.detail}; nothing was imported[/red]")
             return 1
         bar.update(task, completed=len(items))
     console.print(f"imported {len(result.created)} new observation(s); {len(result.existing)} already stored")

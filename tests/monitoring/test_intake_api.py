@@ -164,3 +164,10 @@ def test_session_writes_need_csrf(source, users):
     r = c.post(URL, json.dumps(observation()), content_type="application/json")
     assert r.status_code == 403
     assert Observation.objects.count() == 0
+
+
+def test_a_write_without_any_credentials_is_401_even_with_csrf_checks(source):
+    from django.test import Client
+
+    r = Client(enforce_csrf_checks=True).post(URL, json.dumps(observation()), content_type="application/json")
+    assert r.status_code == 401 and r["WWW-Authenticate"].startswith("Bearer")

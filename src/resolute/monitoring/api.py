@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Literal
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
-from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, field_validator
 
 from resolute.core import vocabulary as v
-from resolute.errors import InvalidInput, pydantic_errors
+from resolute.errors import InvalidInput, ServiceError, pydantic_errors
 
 from . import services
 from .models import CoalitionMember, Incident, Observation, Party, Source
@@ -62,6 +63,19 @@ class ListFilters(Schema):
     cursor: str | None = Field(None, description="the `next` link's cursor", max_length=40)
     limit: int = Field(100, ge=1, le=1000)
 
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        # Compare in UTC. PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 and Python
+        # allow (…-21:05), and converting 0001-01-01T00:00+01:00 or 9999-12-31T23:00-05:00 to
+        # UTC leaves the representable range (SQLite's adapter fails on it): refuse those.
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt.timezone.utc)
+        except OverflowError:
+            raise ValueError("is out of the representable date range") from None
+
 
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 409: Problem, 413: Problem, 415: Problem, 422: Problem}
 
@@ -94,7 +108,8 @@ def _parse_types(raw: str | None):
 def _parse_cursor(raw: str | None) -> int:
     if raw is None:
         return 0
-    if not raw.isdigit() or len(raw) > 18:
+    # isascii: str.isdigit() is also true for '²' and other Unicode digits that int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise InvalidInput("bad cursor", [{"field": "cursor", "message": "use the cursor from a `next` link"}])
     return int(raw)
 
@@ -136,26 +151,55 @@ def get_observation(request, obs_id: int):
     return observation_feature(obs)
 
 
+def _inline_defs(schema: dict) -> dict:
+    """ObservationIn's JSON schema with its nested models written in place.
+
+    Ninja only adds models it sees in a signature to #/components/schemas, and this view reads
+    its body itself, so a `$ref` to ObservationIn pointed at nothing: clients and schema-driven
+    tools could not see the request format. The nested models are not recursive, so inlining
+    them gives a self-contained schema."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(x) for k, x in node.items()}
+        if isinstance(node, list):
+            return [walk(x) for x in node]
+        return node
+
+    return walk(schema)
+
+
+_OBSERVATION_SCHEMA = _inline_defs(ObservationIn.model_json_schema())
 _ITEMS = TypeAdapter(list[ObservationIn])
 _ONE = TypeAdapter(ObservationIn)
+_BODY_MEDIA_TYPES = ("application/json", "application/geo+json")
 
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
+class UnsupportedMediaType(ServiceError):
+    # A ServiceError so the API's handler answers with a problem document like every other
+    # error (a plain 415 body would be application/json, not what the schema documents).
+    status = 415
+    title = "Unsupported media type"
+
+
 def _read_body(request):
     ctype = request.content_type or ""
-    if ctype not in ("application/json", "application/geo+json"):
-        raise _Unsupported()
+    if ctype not in _BODY_MEDIA_TYPES:
+        raise UnsupportedMediaType("send application/json", [{"field": "Content-Type", "message": f"unsupported: {ctype[:80] or '(none)'}"}])
     try:
         return json.loads(request.body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+    # RecursionError: a body of a few thousand nested brackets exhausts the parser's stack; it
+    # is malformed input, not a server error.
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput(f"malformed JSON: {exc}", [{"field": "(body)", "message": "malformed JSON"}]) from None
-
-
-class _Unsupported(Exception):
-    pass
 
 
 @router.post(
@@ -166,24 +210,23 @@ class _Unsupported(Exception):
     openapi_extra={
         "requestBody": {
             "required": True,
+            # _read_body accepts both media types with the same body.
             "content": {
-                "application/json": {
+                media_type: {
                     "schema": {
                         "oneOf": [
-                            {"$ref": "#/components/schemas/ObservationIn"},
-                            {"type": "array", "items": {"$ref": "#/components/schemas/ObservationIn"}, "maxItems": 10_000},
+                            _OBSERVATION_SCHEMA,
+                            {"type": "array", "items": _OBSERVATION_SCHEMA, "minItems": 1, "maxItems": settings.MAX_BULK_OBSERVATIONS},
                         ]
                     }
                 }
+                for media_type in _BODY_MEDIA_TYPES
             },
         }
     },
 )
 def submit_observations(request):
-    try:
-        body = _read_body(request)
-    except _Unsupported:
-        return Status(415, {"type": "about:blank", "title": "Unsupported media type", "status": 415, "detail": "send application/json"})
+    body = _read_body(request)
     single = not isinstance(body, list)
     try:
         items = [_ONE.validate_python(body)] if single else _ITEMS.validate_python(body)

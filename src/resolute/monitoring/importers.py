@@ -116,8 +116,28 @@ def csv_row_to_payload(row: dict) -> dict:
 
 
 def _csv(text: str):
-    csv.field_size_limit(MAX_FIELD)
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    # The limit is process-wide: restore the caller's value once the file is read.
+    previous = csv.field_size_limit(MAX_FIELD)
+    try:
+        yield from _csv_rows(text)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_rows(text: str):
+    # Line numbers must point at where a record starts: a quoted narrative may span several
+    # physical lines, and blank lines are skipped, so the reader's line_num (the line where a
+    # record ends) is not it. Track the first non-blank line fed to the reader per record.
+    at = {"line": 0, "start": None}
+
+    def lines():
+        for line in io.StringIO(text, newline=""):
+            at["line"] += 1
+            if at["start"] is None and line.strip("\r\n"):
+                at["start"] = at["line"]
+            yield line
+
+    reader = csv.DictReader(lines(), strict=True)
     try:
         header = reader.fieldnames
     except csv.Error as exc:
@@ -126,26 +146,39 @@ def _csv(text: str):
     if not header:
         yield 1, RowError("empty file")
         return
+    header_line = at["start"] or 1
     missing = [c for c in ("client_id", "channel", "observer_lat", "observer_lon", "observed_from", "event_type", "perception", "source", "grade") if c not in header]
     if missing:
-        yield 1, RowError(f"missing column(s): {', '.join(missing)}")
+        yield header_line, RowError(f"missing column(s): {', '.join(missing)}")
+        return
+    # Checked once on the header, not per row: a misspelt column would otherwise repeat the
+    # same error on every line, and a file with no rows would pass silently. A repeated column
+    # would silently keep only its last cell.
+    unknown = sorted({c for c in header if c not in CSV_COLUMNS})
+    if unknown:
+        yield header_line, RowError(f"unknown column(s): {', '.join(unknown)}")
+        return
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        yield header_line, RowError(f"repeated column(s): {', '.join(repeated)}")
         return
     while True:
-        line = reader.line_num + 1
+        at["start"] = None
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield line, RowError(f"malformed CSV: {exc}")
+            yield at["start"] or at["line"], RowError(f"malformed CSV: {exc}")
             return
+        line = at["start"] or reader.line_num
         if None in row:
-            yield reader.line_num, RowError("more cells than header columns")
+            yield line, RowError("more cells than header columns")
             continue
         try:
-            yield reader.line_num, csv_row_to_payload(row)
+            yield line, csv_row_to_payload(row)
         except RowError as exc:
-            yield reader.line_num, exc
+            yield line, exc
 
 
 def _strip_server_fields(props: dict) -> dict:
@@ -157,6 +190,10 @@ def _geojson(text: str):
         doc = json.loads(text, parse_constant=_no_constants)
     except ValueError as exc:
         yield getattr(exc, "lineno", 1), RowError(f"malformed JSON: {exc}")
+        return
+    except RecursionError:
+        # Thousands of nested brackets exhaust the parser's stack: malformed, not a crash.
+        yield 1, RowError("malformed JSON: nested too deeply")
         return
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
         yield 1, RowError("expected a GeoJSON FeatureCollection")
@@ -170,13 +207,19 @@ def _geojson(text: str):
 
 
 def _jsonl(text: str):
-    for n, line in enumerate(text.splitlines(), start=1):
+    # Records end at "\n" only (JSON Lines). str.splitlines() would also split at U+2028,
+    # U+2029 and U+0085, which JSON allows unescaped inside strings, e.g. in a narrative.
+    for n, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
             obj = json.loads(line, parse_constant=_no_constants)
         except ValueError as exc:
             yield n, RowError(f"malformed JSON: {exc}")
+            continue
+        except RecursionError:
+            yield n, RowError("malformed JSON: nested too deeply")
             continue
         if not isinstance(obj, dict):
             yield n, RowError("each line must be a JSON object")

@@ -18,14 +18,21 @@ from resolute.core.geo import COMPASS_16
 from resolute.core.markings import TLP_LEVELS, Classification
 
 
-def _no_nul(s: str) -> str:
+def _storable(s: str) -> str:
     # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
     if "\x00" in s:
         raise ValueError("must not contain NUL characters")
+    # A JSON escape such as "\udfff" decodes to a lone surrogate, which is not text: it cannot
+    # be encoded as UTF-8 for the content hash or the database. pydantic refuses it in some
+    # positions (a plain str field) but not others (str items of a list, e.g. `chain`).
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
     return s
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(_storable)]
 Lat = Annotated[float, Field(ge=-90, le=90, description="WGS 84 latitude, degrees")]
 Lon = Annotated[float, Field(ge=-180, le=180, description="WGS 84 longitude, degrees")]
 NationCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 3166 alpha-3 (EUU for the EU institutions)")]
@@ -73,8 +80,30 @@ class MarkingIn(Strict):
     originator: NationCode | Literal[""] = ""
 
 
+# Shown in the API documentation; schema-driven clients and test generators start from it.
+OBSERVATION_EXAMPLE = {
+    "client_id": "0b9c3e0e-6a55-4f1e-9d0e-3c2f4f6f1a01",
+    "channel": "observation_post",
+    "observer": {"lat": 47.6, "lon": 35.8, "accuracy_m": 10},
+    "observed_from": "2025-03-01T21:40:00Z",
+    "observed_to": "2025-03-01T21:52:00Z",
+    "event_type": "explosion_impact",
+    "perception": "heard",
+    "count": 7,
+    "weapon_class": "artillery_100mm_plus",
+    "direction": {"compass_sector": "SSE", "range_min_m": 1400, "range_max_m": 1600},
+    "narrative": "heard 7 explosions 1.4-1.6 km SSE",
+    "source": "OP-UKR-01",
+    "grade": "B2",
+    "chain": ["OP-UKR-01"],
+    "marking": {"classification": "RESTRICTED", "tlp": "AMBER", "releasable_to": ["ALL"], "originator": "FRA"},
+}
+
+
 class ObservationIn(Strict):
     """One observation as a monitor, sensor or analyst submits it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [OBSERVATION_EXAMPLE]})
 
     client_id: uuid.UUID = Field(description="UUID chosen by the client; resubmitting it is idempotent")
     channel: Literal[v.CHANNELS]

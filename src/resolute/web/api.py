@@ -15,7 +15,26 @@ from .problems import problem_response
 
 log = logging.getLogger(__name__)
 
-api = NinjaAPI(
+# The media type problems.problem_response sends (RFC 9457 section 3).
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ResoluteAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        # Ninja documents every response as application/json, but every error here is sent as
+        # an RFC 9457 problem document (problems.py); clients and validators must be told the
+        # media type they will actually receive.
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+        return schema
+
+
+api = ResoluteAPI(
     title="Resolute API",
     version="1",
     description="Ceasefire monitoring and guarantee information system. Errors are RFC 9457 problem documents.",

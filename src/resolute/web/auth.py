@@ -21,9 +21,19 @@ class BearerToken(HttpBearer):
         return user
 
 
+class Session(SessionAuth):
+    """The web pages' session. CSRF is checked only when there is a signed-in session: a request
+    with no session is not a CSRF risk and must get 401, not a misleading 403."""
+
+    def _get_key(self, request):
+        if not getattr(request, "user", None) or not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
+
 def public_reader(request):
     """Anyone may read what is marked for the public; writes need an identity."""
     return AnonymousUser() if request.method in SAFE_METHODS else None
 
 
-AUTH = [BearerToken(), SessionAuth(csrf=True), public_reader]
+AUTH = [BearerToken(), Session(csrf=True), public_reader]
