@@ -1,0 +1,1 @@
+"""Fusion of monitoring observations: locating origins, correlating reports, confidence."""
