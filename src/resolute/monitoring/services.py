@@ -102,12 +102,12 @@ def _submit(items, hashes, actor, intake, progress) -> IntakeResult:
         new_pos = [i for cid, i in first_pos.items() if cid not in stored]
         rows = _rows([items[i] for i in new_pos], [hashes[i] for i in new_pos], sources, actor, intake)
         for k in range(0, len(rows), CHUNK):
-            chunk = rows[k : k + CHUNK]
-            _insert(chunk)
-            for cid, pk in Observation.objects.filter(client_id__in=[r["client_id"] for r in chunk]).values_list("client_id", "id"):
+            _insert(rows[k : k + CHUNK])
+            chunk_ids = [items[i].client_id for i in new_pos[k : k + CHUNK]]
+            for cid, pk in Observation.objects.filter(client_id__in=chunk_ids).values_list("client_id", "id"):
                 stored[cid] = (pk, None)
             if progress:
-                progress(k + len(chunk))
+                progress(k + len(chunk_ids))
 
         fresh = set(new_pos)
         created = [stored[items[i].client_id][0] for i in new_pos]
@@ -123,43 +123,64 @@ def _submit(items, hashes, actor, intake, progress) -> IntakeResult:
                 "observation",
                 target_id=str(created[0]) if len(created) == 1 else f"{min(created)}..{max(created)}",
                 after={"count": len(rows), "intake": intake, "ids": [min(created), max(created)]},
-                batch_item_hashes=[r["content_hash"] for r in rows],
+                batch_item_hashes=[hashes[i] for i in new_pos],
             )
             result.audit_seq = entry.seq
     return result
 
 
+# Column order of the raw INSERT/COPY; checked against the model at import so the schema stays
+# in one place (models.py).
+COLUMNS = (
+    "classification", "tlp", "releasable_to", "originator", "client_id", "content_hash", "channel",
+    "observer_lat", "observer_lon", "observer_accuracy_m", "observed_from", "observed_to", "event_type",
+    "perception", "count", "weapon_class", "event_lat", "event_lon", "event_error_m", "bearing_deg",
+    "bearing_sigma_deg", "compass_sector", "range_min_m", "range_max_m", "lat", "lon", "radius_m",
+    "narrative", "attachments", "source_id", "reliability", "credibility", "chain", "incident_id",
+    "received_at", "submitted_by_id", "intake",
+)  # fmt: skip
 _FIELDS = [f for f in Observation._meta.concrete_fields if not f.primary_key]
+assert [f.attname for f in _FIELDS] == list(COLUMNS), "COLUMNS must follow Observation's fields"
 
 
-def _adapters() -> dict:
-    """Per-type value conversion for the raw INSERT, matching what Django's fields store."""
-    if connection.vendor == "sqlite":
-        utc = dt.timezone.utc
-        return {
-            # Django keeps naive UTC text on SQLite: 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
-            "DateTimeField": lambda v: v.astimezone(utc).replace(tzinfo=None).isoformat(" "),
-            "UUIDField": lambda v: v.hex,
-            "JSONField": lambda v: connection.ops.adapt_json_value(v, None),
-        }
-    return {"JSONField": lambda v: connection.ops.adapt_json_value(v, None)}
+class _Adapt:
+    """Conversions for the raw write, matching what Django's fields store on each backend."""
+
+    def __init__(self):
+        self.sqlite = connection.vendor == "sqlite"
+        self._json = {}
+
+    def time(self, v):
+        # Django keeps naive UTC text on SQLite: 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+        return v.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(" ") if self.sqlite else v
+
+    def uuid(self, v):
+        return v.hex if self.sqlite else v
+
+    def json(self, v: list):
+        # chain and attachments repeat a few values ([source], []) across a feed: adapt each once.
+        key = tuple(v)
+        out = self._json.get(key)
+        if out is None:
+            out = self._json[key] = connection.ops.adapt_json_value(list(v), None)
+        return out
 
 
-def _insert(rows: list[dict]) -> None:
-    """INSERT many rows with one executemany. Django's bulk_create prepares every value of every
-    row through the field machinery and, on SQLite, packs only ~26 rows of this width per
-    statement; this path converts only the columns that need it (times, UUIDs, JSON) and lets
-    the driver batch. Columns and table come from the model, so the schema stays in one place."""
+def _insert(params: list[tuple]) -> None:
+    """Write many rows in one go. SQLite: one executemany. PostgreSQL: COPY, since Django's
+    psycopg cursor binds parameters client-side and executemany would send one INSERT per row.
+    Django's bulk_create is avoided here: it prepares every value through the field machinery
+    and packs only ~26 rows of this width per statement on SQLite."""
     qn = connection.ops.quote_name
-    adapters = _adapters()
-    adapt = [adapters.get(f.get_internal_type()) for f in _FIELDS]
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        qn(Observation._meta.db_table), ", ".join(qn(f.column) for f in _FIELDS), ", ".join(["%s"] * len(_FIELDS))
-    )
-    names = [f.attname for f in _FIELDS]
-    params = [tuple(r[n] if a is None else a(r[n]) for n, a in zip(names, adapt)) for r in rows]
+    table = qn(Observation._meta.db_table)
+    cols = ", ".join(qn(f.column) for f in _FIELDS)
     with connection.cursor() as cur:
-        cur.executemany(sql, params)
+        if connection.vendor == "postgresql":
+            with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in params:
+                    copy.write_row(row)
+        else:
+            cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(_FIELDS))})", params)
 
 
 @lru_cache(maxsize=1024)
@@ -168,10 +189,9 @@ def _releasability(codes: tuple[str, ...]) -> str:
     return encode_releasability(codes)
 
 
-def _rows(items, hashes, sources, actor, intake) -> list[dict]:
+def _rows(items, hashes, sources, actor, intake) -> list[tuple]:
     """Build model rows; the indicative map point of bearing reports is computed for the whole
     batch at once (vectorised geodesic forward)."""
-    now = timezone.now()
     n = len(items)
     lat = np.empty(n)
     lon = np.empty(n)
@@ -199,51 +219,27 @@ def _rows(items, hashes, sources, actor, intake) -> list[dict]:
             lat[k], lon[k], radius[k] = (plat[j], plon[j], rad[j]) if ranged[j] else (olat[j], olon[j], 10_000.0)
 
     submitter = actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
+    ad = _Adapt()
+    received = ad.time(timezone.now())
     rows = []
     for k, (it, h) in enumerate(zip(items, hashes)):
         d = it.direction
+        loc = it.location
         m = it.marking
         rows.append(
-            dict(
-                client_id=it.client_id,
-                content_hash=h,
-                channel=it.channel,
-                observer_lat=it.observer.lat,
-                observer_lon=it.observer.lon,
-                observer_accuracy_m=it.observer.accuracy_m,
-                observed_from=it.observed_from,
-                observed_to=it.observed_to,
-                event_type=it.event_type,
-                perception=it.perception,
-                count=it.count,
-                weapon_class=it.weapon_class,
-                event_lat=it.location.lat if it.location else None,
-                event_lon=it.location.lon if it.location else None,
-                event_error_m=it.location.error_m if it.location else None,
-                bearing_deg=d.bearing_deg if d else None,
-                bearing_sigma_deg=d.bearing_sigma_deg if d else None,
-                compass_sector=d.compass_sector if d else None,
-                range_min_m=d.range_min_m if d else None,
-                range_max_m=d.range_max_m if d else None,
-                lat=float(lat[k]),
-                lon=float(lon[k]),
-                radius_m=float(radius[k]),
-                narrative=it.narrative,
-                attachments=list(it.attachments),
-                source_id=sources[it.source].pk,
-                reliability=it.grade[0],
-                credibility=int(it.grade[1]),
-                chain=list(it.chain) or [it.source],
-                classification=int(Classification[m.classification]),
-                tlp=m.tlp,
-                releasable_to=_releasability(tuple(m.releasable_to)),
-                originator=m.originator,
-                received_at=now,
-                submitted_by_id=submitter,
-                incident_id=None,
-                intake=intake,
+            (
+                int(Classification[m.classification]), m.tlp, _releasability(tuple(m.releasable_to)), m.originator,
+                ad.uuid(it.client_id), h, it.channel,
+                it.observer.lat, it.observer.lon, it.observer.accuracy_m, ad.time(it.observed_from), ad.time(it.observed_to),
+                it.event_type, it.perception, it.count, it.weapon_class,
+                loc.lat if loc else None, loc.lon if loc else None, loc.error_m if loc else None,
+                d.bearing_deg if d else None, d.bearing_sigma_deg if d else None, d.compass_sector if d else None,
+                d.range_min_m if d else None, d.range_max_m if d else None,
+                float(lat[k]), float(lon[k]), float(radius[k]),
+                it.narrative, ad.json(it.attachments), sources[it.source].pk, it.grade[0], int(it.grade[1]),
+                ad.json(it.chain or [it.source]), None, received, submitter, intake,
             )
-        )
+        )  # fmt: skip
     return rows
 
 
