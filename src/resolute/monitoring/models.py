@@ -103,7 +103,8 @@ class Observation(MarkedModel):
     observer_accuracy_m = models.FloatField()
     observed_from = models.DateTimeField(db_index=True)
     observed_to = models.DateTimeField()
-    event_type = models.CharField(max_length=40, choices=_choices(v.EVENT_TYPES), db_index=True)
+    # Indexed through (event_type, observed_from) below.
+    event_type = models.CharField(max_length=40, choices=_choices(v.EVENT_TYPES))
     perception = models.CharField(max_length=20, choices=_choices(v.PERCEPTIONS))
     count = models.PositiveIntegerField(default=1)
     weapon_class = models.CharField(max_length=32, choices=_choices(v.WEAPON_CLASSES), default="unknown")

@@ -72,6 +72,8 @@ def database(directory: Path) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(directory / "resolute.sqlite3"),
+            # Keep each server thread's connection: opening one costs ~0.5 ms per request.
+            "CONN_MAX_AGE": 600,
             # One writer: IMMEDIATE transactions take the write lock at BEGIN, so concurrent
             # writers queue on busy_timeout instead of failing half-way; WAL lets readers run
             # beside the writer; synchronous=FULL makes an accepted write durable before reply.
