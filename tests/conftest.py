@@ -103,3 +103,14 @@ def _fast_password_hashing(settings):
     # Argon2 is deliberately slow; tests create many users. Production keeps Argon2
     # (tests/accounts/test_security.py checks the configured hasher).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _forget_source_ids():
+    # Tests roll back sources the intake's per-process cache may remember; in production
+    # sources are never deleted and ids never reused (AUTOINCREMENT / sequences).
+    from resolute.monitoring import services
+
+    services._SOURCE_IDS.clear()
+    yield
+    services._SOURCE_IDS.clear()

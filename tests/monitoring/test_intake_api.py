@@ -171,3 +171,19 @@ def test_a_write_without_any_credentials_is_401_even_with_csrf_checks(source):
 
     r = Client(enforce_csrf_checks=True).post(URL, json.dumps(observation()), content_type="application/json")
     assert r.status_code == 401 and r["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_the_same_item_twice_in_one_list_is_stored_once(api, tokens, source):
+    item = observation()
+    r = api.post(URL, [item, observation(), item], tokens["monitor"])
+    assert r.status_code == 201, r.content
+    ids = r.json()["ids"]
+    assert ids[0] == ids[2] and r.json()["created"] == 2
+    assert Observation.objects.count() == 2
+
+
+def test_the_same_client_id_twice_in_one_list_with_other_content_is_409(api, tokens, source):
+    item = observation()
+    r = api.post(URL, [item, {**item, "count": 99}], tokens["monitor"])
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "[1].client_id"
+    assert Observation.objects.count() == 0

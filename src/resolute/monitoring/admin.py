@@ -4,7 +4,14 @@ from .models import CoalitionMember, Incident, Observation, Party, Source
 
 admin.site.register(Party)
 admin.site.register(CoalitionMember, list_display=("code", "name", "kind", "european"))
-admin.site.register(Source, list_display=("code", "name", "channel", "reliability", "credibility"))
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    """Sources are provenance: they are never deleted (intake remembers code -> id)."""
+
+    list_display = ("code", "name", "channel", "reliability", "credibility")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Observation)

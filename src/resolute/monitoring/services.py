@@ -63,7 +63,9 @@ def submit_observations(
             return _submit(items, hashes, actor, intake, progress)
         except IntegrityError:
             # A concurrent writer stored one of these client_ids after we looked (PostgreSQL,
-            # READ COMMITTED). Looking again turns it into 'existing' or a Conflict.
+            # READ COMMITTED), or a remembered source id went stale (source deleted and
+            # re-registered). Looking again turns it into 'existing', a Conflict or a clean 422.
+            _SOURCE_IDS.clear()
             if attempt == 1:
                 raise
     raise AssertionError("unreachable")
@@ -80,36 +82,45 @@ def _submit(items, hashes, actor, intake, progress) -> IntakeResult:
     if errors:
         raise Conflict("client_id reused with different content inside the submission", errors)
 
-    sources = {s.code: s for s in Source.objects.filter(code__in={it.source for it in items})}
+    sources = _source_ids({it.source for it in items})
     unknown = [{"field": f"[{i}].source", "message": f"unknown source {it.source!r}"} for i, it in enumerate(items) if it.source not in sources]
     if unknown:
         raise InvalidInput("unknown source", unknown)
 
     with transaction.atomic():
         stored: dict = {}
-        ids = list(first_pos)
-        for k in range(0, len(ids), CHUNK):
-            for cid, pk, h in Observation.objects.filter(client_id__in=ids[k : k + CHUNK]).values_list("client_id", "id", "content_hash"):
-                stored[cid] = (pk, h)
+        if len(first_pos) == 1:
+            # The single-observation path (devices, forms): one INSERT … ON CONFLICT DO NOTHING
+            # RETURNING id instead of look-up, insert and re-read.
+            rows = _rows(items[:1], hashes[:1], sources, actor, intake)
+            pk = _insert_returning(rows[0])
+            if pk is not None:
+                stored[items[0].client_id] = (pk, hashes[0])
+                new_pos = [0]
+            else:
+                stored.update(_lookup([items[0].client_id]))
+                rows, new_pos = [], []
+        else:
+            stored.update(_lookup(list(first_pos)))
+            new_pos = [i for cid, i in first_pos.items() if cid not in stored]
+        fresh = set(new_pos)
         conflicts = [
             {"field": f"[{i}].client_id", "message": "already stored with different content"}
             for i, (it, h) in enumerate(zip(items, hashes))
-            if it.client_id in stored and stored[it.client_id][1] != h
+            if i not in fresh and it.client_id in stored and stored[it.client_id][1] != h
         ]
         if conflicts:
             raise Conflict("client_id already stored with different content", conflicts)
 
-        new_pos = [i for cid, i in first_pos.items() if cid not in stored]
-        rows = _rows([items[i] for i in new_pos], [hashes[i] for i in new_pos], sources, actor, intake)
-        for k in range(0, len(rows), CHUNK):
-            _insert(rows[k : k + CHUNK])
-            chunk_ids = [items[i].client_id for i in new_pos[k : k + CHUNK]]
-            for cid, pk in Observation.objects.filter(client_id__in=chunk_ids).values_list("client_id", "id"):
-                stored[cid] = (pk, None)
-            if progress:
-                progress(k + len(chunk_ids))
+        if len(first_pos) != 1:
+            rows = _rows([items[i] for i in new_pos], [hashes[i] for i in new_pos], sources, actor, intake)
+            for k in range(0, len(rows), CHUNK):
+                _insert(rows[k : k + CHUNK])
+                chunk_ids = [items[i].client_id for i in new_pos[k : k + CHUNK]]
+                stored.update(_lookup(chunk_ids))
+                if progress:
+                    progress(k + len(chunk_ids))
 
-        fresh = set(new_pos)
         created = [stored[items[i].client_id][0] for i in new_pos]
         result = IntakeResult(
             created=created,
@@ -127,6 +138,26 @@ def _submit(items, hashes, actor, intake, progress) -> IntakeResult:
             )
             result.audit_seq = entry.seq
     return result
+
+
+def _lookup(client_ids: list) -> dict:
+    """client_id -> (id, content_hash) for those already stored, in chunks."""
+    out = {}
+    for k in range(0, len(client_ids), CHUNK):
+        for cid, pk, h in Observation.objects.filter(client_id__in=client_ids[k : k + CHUNK]).values_list("client_id", "id", "content_hash"):
+            out[cid] = (pk, h)
+    return out
+
+
+# Sources are registered rarely and never deleted (PROTECT), so a process may remember code -> id.
+_SOURCE_IDS: dict[str, int] = {}
+
+
+def _source_ids(codes: set[str]) -> dict[str, int]:
+    missing = codes - _SOURCE_IDS.keys()
+    if missing:
+        _SOURCE_IDS.update(Source.objects.filter(code__in=missing).values_list("code", "id"))
+    return {c: _SOURCE_IDS[c] for c in codes if c in _SOURCE_IDS}
 
 
 # Column order of the raw INSERT/COPY; checked against the model at import so the schema stays
@@ -166,21 +197,34 @@ class _Adapt:
         return out
 
 
+def _sql_parts() -> tuple[str, str, str]:
+    qn = connection.ops.quote_name
+    return qn(Observation._meta.db_table), ", ".join(qn(f.column) for f in _FIELDS), ", ".join(["%s"] * len(_FIELDS))
+
+
+def _insert_returning(row: tuple) -> int | None:
+    """Insert one row unless its client_id exists; its id, or None. Same SQL on SQLite ≥ 3.35
+    and PostgreSQL."""
+    table, cols, marks = _sql_parts()
+    with connection.cursor() as cur:
+        cur.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT (client_id) DO NOTHING RETURNING id", row)
+        got = cur.fetchone()
+    return got[0] if got else None
+
+
 def _insert(params: list[tuple]) -> None:
     """Write many rows in one go. SQLite: one executemany. PostgreSQL: COPY, since Django's
     psycopg cursor binds parameters client-side and executemany would send one INSERT per row.
     Django's bulk_create is avoided here: it prepares every value through the field machinery
     and packs only ~26 rows of this width per statement on SQLite."""
-    qn = connection.ops.quote_name
-    table = qn(Observation._meta.db_table)
-    cols = ", ".join(qn(f.column) for f in _FIELDS)
+    table, cols, marks = _sql_parts()
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for row in params:
                     copy.write_row(row)
         else:
-            cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(_FIELDS))})", params)
+            cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", params)
 
 
 @lru_cache(maxsize=1024)
@@ -236,7 +280,7 @@ def _rows(items, hashes, sources, actor, intake) -> list[tuple]:
                 d.bearing_deg if d else None, d.bearing_sigma_deg if d else None, d.compass_sector if d else None,
                 d.range_min_m if d else None, d.range_max_m if d else None,
                 float(lat[k]), float(lon[k]), float(radius[k]),
-                it.narrative, ad.json(it.attachments), sources[it.source].pk, it.grade[0], int(it.grade[1]),
+                it.narrative, ad.json(it.attachments), sources[it.source], it.grade[0], int(it.grade[1]),
                 ad.json(it.chain or [it.source]), None, received, submitter, intake,
             )
         )  # fmt: skip
