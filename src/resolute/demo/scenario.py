@@ -208,6 +208,14 @@ def _is_rus(lon, lat) -> np.ndarray:
     return shapely.contains_xy(_geometry().rus_ll, np.asarray(lon, float), np.asarray(lat, float))
 
 
+def held_area(side: str = "RUS") -> dict:
+    """GeoJSON Polygon (lon/lat) of the area the scenario treats as held by `side` ("RUS"):
+    the contact line closed with a generous box (a demo approximation, see side_of)."""
+    if side != "RUS":
+        raise ValueError("the demo describes the area held by RUS; UKR is its complement")
+    return shapely.geometry.mapping(_geometry().rus_ll)
+
+
 def side_of(lon: float, lat: float) -> str:
     """Which side holds the point (degrees, WGS 84): ``"RUS"`` east/south of the schematic contact
     line, ``"UKR"`` west/north of it. A demo approximation: the Russian-held side is the line

@@ -13,7 +13,8 @@ from resolute.accounts.models import User
 from resolute.audit import services as audit
 from resolute.core.markings import Classification
 from resolute.monitoring import services as monitoring
-from resolute.monitoring.models import Observation, Source
+from resolute.monitoring import fusion
+from resolute.monitoring.models import ContactLine, Incident, Observation, Source
 from resolute.monitoring.schemas import ObservationIn
 
 from . import scenario as world
@@ -84,13 +85,23 @@ def load_demo(seed: int = 7, password: str = "", progress=None) -> dict:
         )
         if run is None:
             _store_truth(seed, s)
+            _store_contact_line(s)
     if progress:
         progress.update(task, completed=len(items))
+    report = None
+    if result.created or not Incident.objects.exists():
+        ftask = progress.add_task("fusing into incidents", total=None) if progress else None
+        report = fusion.fuse(ACTOR)
+        if progress:
+            progress.update(ftask, total=1, completed=1)
     return {
         "observations loaded": len(result.created),
         "observations already present": len(result.existing),
         "observations in database": Observation.objects.count(),
         "true events (ground truth, stored apart)": TrueEvent.objects.filter(run__seed=seed).count(),
+        "incidents": Incident.objects.filter(status="open").count(),
+        "incidents located": Incident.objects.filter(status="open", fix_ok=True).count(),
+        "fusion seconds": round(sum(report.seconds.values()), 2) if report else 0,
         **{f"by channel: {k}": v for k, v in sorted(world.summary(s).get("by_channel", {}).items())},
     }
 
@@ -118,6 +129,20 @@ def _store_truth(seed: int, s) -> None:
             [TruthLink(run=run, client_id=o["client_id"], truth_id=o.get("truth_id")) for o in s.observations], batch_size=500
         )
         audit.record(ACTOR, "demo.ground_truth", "scenario", seed, after={"true_events": len(s.truth), "links": len(s.observations)})
+
+
+def _store_contact_line(s) -> None:
+    with transaction.atomic():
+        line = ContactLine.objects.create(
+            name="Demo contact line (approximate, 2025 front)",
+            valid_from=s.start - dt.timedelta(days=30),
+            line={"type": "LineString", "coordinates": [list(p) for p in s.contact_line]},
+            side_a_area=world.held_area("RUS"),
+            side_a="RUS",
+            side_b="UKR",
+            drawing_sigma_m=250.0,
+        )
+        audit.record(ACTOR, "contact_line.load", "contact_line", line.pk, after={"name": line.name, "points": len(s.contact_line)})
 
 
 def _jsonable(value):

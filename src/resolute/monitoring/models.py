@@ -61,32 +61,89 @@ class Source(MarkedModel):
     nation = models.CharField(max_length=3, blank=True)
     reliability = models.CharField(max_length=1, default="F")
     credibility = models.PositiveSmallIntegerField(default=6)
+    # Re-estimated from verified incidents (resolute fuse --reestimate); null: use the grade.
+    p_report_real = models.FloatField(null=True, blank=True)
+    p_report_false = models.FloatField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.code
 
 
+class ContactLine(models.Model):
+    """The line of contact fusion attributes against: a polyline, the polygon of the area held by
+    side A (its boundary runs along the line), and the line's own drawing error (1σ, metres).
+    The newest line valid at an incident's time applies. (The agreement's versioned zones will
+    hold the line once that issue lands; fusion reads it through `current_line`.)"""
+
+    name = models.CharField(max_length=100)
+    valid_from = models.DateTimeField()
+    line = models.JSONField(help_text="GeoJSON LineString, lon/lat")
+    side_a_area = models.JSONField(help_text="GeoJSON Polygon of the area held by side A")
+    side_a = models.CharField(max_length=3, help_text="party code of side A")
+    side_b = models.CharField(max_length=3)
+    drawing_sigma_m = models.FloatField(default=250.0)
+
+    class Meta:
+        ordering = ["-valid_from"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.valid_from:%Y-%m-%d})"
+
+
 class Incident(MarkedModel):
-    """A located, scored, attributed event fused from observations (filled by fusion)."""
+    """A located, scored, attributed event fused from observations. Its markings are the most
+    restrictive of its members' (an incident never reveals more than its least releasable
+    observation)."""
 
     resource = "incident"
     event_type = models.CharField(max_length=40, choices=_choices(v.EVENT_TYPES))
+    family = models.CharField(max_length=40, blank=True, help_text="fusion parameter family")
     status = models.CharField(
         max_length=20,
-        choices=[("open", "open"), ("verified", "verified"), ("not_verified", "not verified"), ("refuted", "refuted")],
+        choices=[
+            ("open", "open"), ("verified", "verified"), ("not_verified", "not verified"), ("refuted", "refuted"),
+            ("merged", "merged"), ("dissolved", "dissolved"),
+        ],
         default="open",
-    )
+    )  # fmt: skip
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="absorbed")
     first_seen = models.DateTimeField(db_index=True)
     last_seen = models.DateTimeField()
+    # The fix: a point, its covariance on local east/north axes (m²) and the 95% ellipse.
     lat = models.FloatField(null=True)
     lon = models.FloatField(null=True)
-    error_m = models.FloatField(null=True)
+    error_m = models.FloatField(null=True, help_text="95% ellipse semi-major axis, metres")
+    fix_ok = models.BooleanField(default=False)
+    fix_method = models.CharField(max_length=20, blank=True)
+    fix_note = models.CharField(max_length=300, blank=True, help_text="why there is no fix, or a caveat")
+    cov_ee = models.FloatField(null=True)
+    cov_en = models.FloatField(null=True)
+    cov_nn = models.FloatField(null=True)
+    semi_major_m = models.FloatField(null=True)
+    semi_minor_m = models.FloatField(null=True)
+    orientation_deg = models.FloatField(null=True)
+    chi2 = models.FloatField(null=True)
+    dof = models.IntegerField(null=True)
+    consistent = models.BooleanField(null=True)
+    outlier_ids = models.JSONField(default=list, help_text="member observations rejected as gross errors")
+    # Confidence that it is real.
     confidence = models.FloatField(null=True, help_text="probability the incident is real, 0–1")
+    confidence_word = models.CharField(max_length=40, blank=True)
+    confidence_terms = models.JSONField(default=list, help_text="each relay chain's contribution (log-odds)")
+    # Attribution: P(origin on side A), P(impact on side A) with the contact line's drawing error.
+    p_origin_a = models.FloatField(null=True)
+    p_impact_a = models.FloatField(null=True)
+    attribution_kind = models.CharField(max_length=20, blank=True, help_text="cross_line, same_side, indeterminate")
+    origin_side = models.CharField(max_length=3, blank=True)
+    impact_side = models.CharField(max_length=3, blank=True)
+    attribution = models.CharField(max_length=300, blank=True)
+    origin_incident = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="impacts")
     observation_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["lat", "lon"])]
+        indexes = [models.Index(fields=["lat", "lon"]), models.Index(fields=["status", "first_seen"])]
 
 
 class Observation(MarkedModel):

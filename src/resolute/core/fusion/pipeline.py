@@ -1,0 +1,302 @@
+"""From observations to incident drafts: correlate, associate, reconcile, locate, score, attribute.
+
+Pure: the monitoring service reads rows into an `ObservationTable`, calls `assemble`, and
+writes the drafts. Units: degrees (WGS 84), metres, seconds since the epoch (UTC).
+
+Steps
+1. Observations that can be placed by themselves (an estimated point, or a bearing with a range
+   band) are correlated with spatio-temporal DBSCAN per event family (`params.FAMILIES`); DBSCAN
+   noise becomes single-observation incidents (one credible report is still a reported event).
+2. Bearing-only reports without range join the incident they point at (`associate`), or stand
+   alone without a fix.
+3. `correlate.reconcile` keeps incident identities stable against the previous assignment.
+4. Each incident is located: bearings (and bands) by `locate.fix_from_bearings`, points by
+   inverse-covariance fusion, both combined by `locate.fuse_points` when both exist; otherwise an
+   explicit "no fix" and the mean indicative point for the map.
+5. Confidence by `confidence.score` with one term per relay chain.
+6. Attribution by `attribute.p_side_a` on the located point with its covariance plus the line's
+   drawing error; an impact takes its origin from the outgoing-fire incident that fits it in time
+   (± ORIGIN_PAIR_S) and range (≤ ORIGIN_PAIR_M), when there is one.
+Markings: an incident carries the most restrictive markings of its members.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from resolute.core.geo import sector_bearing
+from resolute.core.markings import ALL, TLP_LEVELS
+
+from . import attribute, confidence, locate
+from .associate import associate_bearings
+from .correlate import Params, correlate, reconcile
+from .params import FAMILY_NAMES, GROUP_OF
+
+# Where the located point is the origin of fire, and where it is the impact.
+ORIGIN_FAMILIES = {"shelling_outgoing", "small_arms", "flare", "ground_assault", "weapons", "mine_laying"}
+IMPACT_FAMILIES = {"shelling_impact", "strike"}
+ORIGIN_PAIR_S = 180.0
+ORIGIN_PAIR_M = 40_000.0
+MIN_POINT_SIGMA_M = 10.0
+
+
+@dataclass
+class ObservationTable:
+    """Column arrays, one entry per observation. NaN marks an absent number."""
+
+    id: np.ndarray
+    lat: np.ndarray  # indicative point
+    lon: np.ndarray
+    t0: np.ndarray
+    t1: np.ndarray
+    event_type: list[str]
+    observer_lat: np.ndarray
+    observer_lon: np.ndarray
+    observer_accuracy_m: np.ndarray
+    event_lat: np.ndarray
+    event_lon: np.ndarray
+    event_error_m: np.ndarray
+    bearing_deg: np.ndarray
+    bearing_sigma_deg: np.ndarray
+    compass_sector: list[str | None]
+    range_min_m: np.ndarray
+    range_max_m: np.ndarray
+    count: np.ndarray
+    source: list[str]
+    chain_key: list[str]
+    classification: np.ndarray
+    tlp: list[str]
+    releasable_to: list[tuple[str, ...]]
+    originator: list[str]
+    previous_incident: np.ndarray  # existing incident id, or -1
+
+    def __len__(self) -> int:
+        return int(self.id.size)
+
+
+@dataclass
+class IncidentDraft:
+    incident_id: int  # existing id, or a placeholder <= -2 for a new incident
+    members: np.ndarray  # row indices into the table
+    family: str
+    event_type: str
+    t0: float
+    t1: float
+    count: int
+    fix: locate.Fix
+    lat: float  # the fix, or the mean indicative point when there is none
+    lon: float
+    confidence: confidence.Confidence
+    classification: int
+    tlp: str
+    releasable_to: tuple[str, ...]
+    originator: str
+    outlier_ids: list[int] = field(default_factory=list)
+    p_origin_a: float | None = None
+    p_impact_a: float | None = None
+    attribution: attribute.Attribution | None = None
+    origin_draft: int | None = None  # index of the paired outgoing-fire draft
+
+
+@dataclass
+class FusionResult:
+    drafts: list[IncidentDraft]
+    reconciliation: object
+    incident_of_row: np.ndarray
+
+
+def _labels(table: ObservationTable, params: dict[int, Params]) -> np.ndarray:
+    n = len(table)
+    group = np.array([GROUP_OF[e] for e in table.event_type], dtype=np.int64)
+    t = 0.5 * (table.t0 + table.t1)
+    placeable = ~np.isnan(table.event_lat) | ~np.isnan(table.range_max_m)
+    labels = np.full(n, -1, dtype=np.int64)
+    idx = np.flatnonzero(placeable)
+    next_label = 0
+    if idx.size:
+        res = correlate(table.lat[idx], table.lon[idx], t[idx], group[idx], params)
+        labels[idx] = res.labels
+        next_label = res.n_clusters
+        noise = idx[res.labels < 0]
+        labels[noise] = np.arange(next_label, next_label + noise.size)
+        next_label += noise.size
+    loose = np.flatnonzero(~placeable)
+    if loose.size:
+        if next_label:
+            # One candidate point per cluster: its members' mean indicative point and time.
+            cl = labels[idx]
+            k = next_label
+            cnt = np.bincount(cl, minlength=k).astype(float)
+            c_lat = np.bincount(cl, table.lat[idx], minlength=k) / cnt
+            c_lon = np.bincount(cl, table.lon[idx], minlength=k) / cnt
+            c_t = np.bincount(cl, t[idx], minlength=k) / cnt
+            c_g = np.zeros(k, dtype=np.int64)
+            c_g[cl] = group[idx]
+            window = np.array([params[g].window_s for g in c_g])
+            brg, sig = _bearings(table, loose)
+            joined = associate_bearings(
+                table.observer_lat[loose], table.observer_lon[loose], brg, sig, t[loose], group[loose], c_lat, c_lon, c_t, c_g, window
+            )
+        else:
+            joined = np.full(loose.size, -1)
+        labels[loose] = joined
+        alone = loose[joined < 0]
+        labels[alone] = np.arange(next_label, next_label + alone.size)
+    return labels
+
+
+def _bearings(table: ObservationTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True bearing (degrees) and σ (degrees) of the given rows; NaN where none."""
+    brg = table.bearing_deg[rows].copy()
+    sig = np.empty(rows.size)
+    for j, r in enumerate(rows):
+        sector = table.compass_sector[r]
+        if math.isnan(brg[j]) and sector:
+            brg[j] = sector_bearing(sector)[0]
+        s = table.bearing_sigma_deg[r]
+        sig[j] = locate.sigma_for(None if math.isnan(s) else s, sector or None)
+    return brg, sig
+
+
+def _locate(table: ObservationTable, rows: np.ndarray) -> tuple[locate.Fix, list[int]]:
+    has_dir = ~np.isnan(table.bearing_deg[rows]) | np.array([bool(table.compass_sector[r]) for r in rows])
+    has_pt = ~np.isnan(table.event_lat[rows])
+    fixes, outliers = [], []
+    notes = []
+    if has_dir.any():
+        b = rows[has_dir]
+        brg, sig = _bearings(table, b)
+        fb = locate.fix_from_bearings(
+            table.observer_lat[b], table.observer_lon[b], brg, sig, table.range_min_m[b], table.range_max_m[b], table.observer_accuracy_m[b]
+        )
+        if fb.ok:
+            fixes.append(fb)
+            outliers = [int(table.id[b[i]]) for i in fb.outliers]
+        else:
+            notes.append(f"bearings: {fb.reason}")
+    if has_pt.any():
+        p = rows[has_pt]
+        fp = locate.fuse_points(table.event_lat[p], table.event_lon[p], sigma_m=np.maximum(table.event_error_m[p], MIN_POINT_SIGMA_M))
+        if fp.ok:
+            fixes.append(fp)
+        else:
+            notes.append(f"points: {fp.reason}")
+    if len(fixes) == 2:
+        both = locate.fuse_points([f.lat for f in fixes], [f.lon for f in fixes], cov_enu=[np.asarray(f.cov_enu) for f in fixes])
+        return (both if both.ok else fixes[0]), outliers
+    if fixes:
+        return fixes[0], outliers
+    return locate.Fix(ok=False, reason="; ".join(notes) or "nothing to locate from"), outliers
+
+
+def _markings(table: ObservationTable, rows: np.ndarray) -> tuple[int, str, tuple[str, ...], str]:
+    cls = int(table.classification[rows].max())
+    tlp = max((table.tlp[r] for r in rows), key=TLP_LEVELS.index)
+    rel: set[str] | None = None
+    for r in rows:
+        codes = set(table.releasable_to[r])
+        if ALL not in codes:
+            rel = codes if rel is None else rel & codes
+    origins = {table.originator[r] for r in rows}
+    # The most restrictive member decides the originator when members disagree: it is the one
+    # whose TLP:RED or originator-only terms must keep holding.
+    strict = max(rows, key=lambda r: (int(table.classification[r]), TLP_LEVELS.index(table.tlp[r])))
+    originator = origins.pop() if len(origins) == 1 else table.originator[strict]
+    if rel is None:
+        releasable = (ALL,)
+    elif rel:
+        releasable = tuple(sorted(rel))
+    else:
+        releasable = (originator,) if originator else (table.originator[strict] or "ZZZ",)
+    return cls, tlp, releasable, originator
+
+
+def assemble(
+    table: ObservationTable,
+    params: dict[int, Params],
+    source_models: dict[str, confidence.SourceModel],
+    line: attribute.PreparedLine | None = None,
+    side_names: tuple[str, str] = ("A", "B"),
+    prior: float = 0.5,
+    progress=None,
+) -> FusionResult:
+    """Fuse the table into incident drafts (see the module docstring)."""
+    n = len(table)
+    labels = _labels(table, params) if n else np.zeros(0, dtype=np.int64)
+    rec = reconcile(table.previous_incident, labels)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    groups = np.split(order, bounds) if n else []
+    drafts: list[IncidentDraft] = []
+    for k, rows in enumerate(groups):
+        fam = FAMILY_NAMES[GROUP_OF[table.event_type[rows[0]]]]
+        fix, outliers = _locate(table, rows)
+        lat, lon = (fix.lat, fix.lon) if fix.ok else (float(np.mean(table.lat[rows])), float(np.mean(table.lon[rows])))
+        conf = confidence.score([(table.source[r], table.chain_key[r]) for r in rows], source_models, prior=prior)
+        cls, tlp, rel, orig = _markings(table, rows)
+        drafts.append(
+            IncidentDraft(
+                incident_id=int(rec.incident[rows[0]]), members=rows, family=fam,
+                event_type=Counter(table.event_type[r] for r in rows).most_common(1)[0][0],
+                t0=float(table.t0[rows].min()), t1=float(table.t1[rows].max()), count=int(table.count[rows].max()),
+                fix=fix, lat=lat, lon=lon, confidence=conf, classification=cls, tlp=tlp, releasable_to=rel,
+                originator=orig, outlier_ids=outliers,
+            )
+        )  # fmt: skip
+        if progress and k % 200 == 0:
+            progress(k)
+    if line is not None:
+        _attribute(drafts, line, side_names)
+    return FusionResult(drafts=drafts, reconciliation=rec, incident_of_row=rec.incident)
+
+
+def _attribute(drafts: list[IncidentDraft], line: attribute.PreparedLine, names: tuple[str, str]) -> None:
+    located = [d for d in drafts if d.fix.ok]
+    if located:
+        e, nn = line.project(np.array([d.lon for d in located]), np.array([d.lat for d in located]))
+        cov = np.array([np.asarray(d.fix.cov_enu, dtype=float) for d in located])
+        p, _se = attribute.p_side_a(line, e, nn, cov, invalid="nan")
+        for d, pk in zip(located, np.atleast_1d(p)):
+            if not np.isfinite(pk):
+                continue
+            if d.family in ORIGIN_FAMILIES:
+                d.p_origin_a = float(pk)
+            elif d.family in IMPACT_FAMILIES:
+                d.p_impact_a = float(pk)
+    _pair_impacts_with_origins(drafts)
+    for d in drafts:
+        if d.p_origin_a is not None or d.p_impact_a is not None:
+            d.attribution = attribute.classify(d.p_origin_a, d.p_impact_a, names=names)
+
+
+def _pair_impacts_with_origins(drafts: list[IncidentDraft]) -> None:
+    """An impact's origin is the outgoing-fire incident closest in time within the pairing
+    window and range (both located)."""
+    outs = [i for i, d in enumerate(drafts) if d.family == "shelling_outgoing" and d.fix.ok and d.p_origin_a is not None]
+    if not outs:
+        return
+    t_out = np.array([0.5 * (drafts[i].t0 + drafts[i].t1) for i in outs])
+    order = np.argsort(t_out)
+    t_sorted = t_out[order]
+    lat_o = np.radians([drafts[outs[i]].lat for i in order])
+    lon_o = np.radians([drafts[outs[i]].lon for i in order])
+    for d in drafts:
+        if d.family != "shelling_impact" or not d.fix.ok:
+            continue
+        t = 0.5 * (d.t0 + d.t1)
+        lo, hi = np.searchsorted(t_sorted, [t - ORIGIN_PAIR_S, t + ORIGIN_PAIR_S])
+        if lo >= hi:
+            continue
+        la, lo_ = math.radians(d.lat), math.radians(d.lon)
+        dist = 6_371_008.8 * np.hypot((lon_o[lo:hi] - lo_) * math.cos(la), lat_o[lo:hi] - la)
+        ok = dist <= ORIGIN_PAIR_M
+        if not ok.any():
+            continue
+        dt = np.where(ok, np.abs(t_sorted[lo:hi] - t), np.inf)
+        j = outs[order[lo + int(np.argmin(dt))]]
+        d.origin_draft = j
+        d.p_origin_a = drafts[j].p_origin_a
