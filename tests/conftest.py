@@ -114,3 +114,11 @@ def _forget_source_ids():
     services._SOURCE_IDS.clear()
     yield
     services._SOURCE_IDS.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_background_fusion(settings):
+    # The background fusion thread would use its own database connection, which under
+    # pytest-django's per-test transaction cannot see the test's rows; tests that exercise it
+    # enable it explicitly with a transactional database.
+    settings.FUSION_ON_INTAKE = False

@@ -288,7 +288,7 @@ def bench_import(backend: Backend, files: dict[str, Path], n: int) -> list[Row]:
     for fmt, path in files.items():
         d, env = backend.fresh(f"import-{fmt.lower()}")
         marks_file = d / "marks.json"
-        argv = [sys.executable, "-m", "resolute.bench", "--timed-import", str(marks_file), "--", "--data-dir", str(d), "import", str(path)]
+        argv = [sys.executable, "-m", "resolute.bench", "--timed-import", str(marks_file), "--", "--data-dir", str(d), "import", "--no-fuse", str(path)]
         t0 = time.perf_counter()
         res = _run(argv, env, f"{backend.name}: import {fmt}", backend.workdir)
         wall = time.perf_counter() - t0

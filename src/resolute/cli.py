@@ -158,6 +158,41 @@ def cmd_import(args) -> int:
             return 1
         bar.update(task, completed=len(items))
     console.print(f"imported {len(result.created)} new observation(s); {len(result.existing)} already stored")
+    if result.created and not args.no_fuse:
+        from resolute.monitoring import fusion
+
+        with console.status("fusing the new observations into incidents"):
+            report = fusion.fuse(None, observation_ids=result.created)
+        console.print(f"incidents: {report.created} new, {report.updated} updated, {report.merged} merged")
+    return 0
+
+
+def cmd_fuse(args) -> int:
+    _setup(args.data_dir)
+    import datetime as dt
+
+    from resolute.monitoring import fusion
+    from resolute.monitoring.models import Observation
+
+    since = None
+    if args.since:
+        try:
+            since = dt.datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+        except ValueError:
+            err.print(f"--since: not an ISO 8601 time: {args.since}", markup=False)
+            return 2
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=dt.timezone.utc)
+    ids = list(Observation.objects.filter(incident__isnull=True).values_list("pk", flat=True)) if args.pending else None
+    with progress_bar() as bar:
+        task = bar.add_task("fusing", total=None)
+        report = fusion.fuse(None, since=since, observation_ids=ids, progress=lambda k: bar.update(task, completed=k))
+        bar.update(task, total=max(report.incidents, 1), completed=report.incidents)
+    console.print(
+        f"{report.observations} observations → {report.incidents} incidents ({report.located} located): "
+        f"{report.created} new, {report.updated} updated, {report.merged} merged, {report.split} split, {report.dissolved} dissolved"
+    )
+    console.print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in report.seconds.items()))
     return 0
 
 
@@ -241,7 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="import observations from a file, all or nothing")
     i.add_argument("file")
     i.add_argument("--format", choices=("csv", "geojson", "jsonl"))
+    i.add_argument("--no-fuse", action="store_true", help="store only; run `resolute fuse --pending` later")
     i.set_defaults(func=cmd_import)
+
+    f = sub.add_parser("fuse", help="fuse observations into incidents (batch)")
+    f.add_argument("--since", help="only observations whose window ends at or after this UTC time (ISO 8601)")
+    f.add_argument("--pending", action="store_true", help="only observations not yet in an incident, and their neighbourhood")
+    f.set_defaults(func=cmd_fuse)
 
     a = sub.add_parser("audit", help="audit log tools")
     asub = a.add_subparsers(dest="audit_command", required=True)

@@ -17,7 +17,9 @@ from resolute.errors import InvalidInput, ServiceError, pydantic_errors
 from . import services
 from .models import CoalitionMember, Incident, Observation, Party, Source
 from .schemas import OBSERVATION_BODY_SCHEMA_NOTE, ObservationIn
-from .serializers import incident_feature, observation_feature
+from . import fusion
+from .fusion import current_line
+from .serializers import incident_detail, incident_feature, observation_feature
 
 router = Router(tags=["monitoring"])
 
@@ -236,6 +238,7 @@ def submit_observations(request):
     if not single and not 1 <= len(items) <= settings.MAX_BULK_OBSERVATIONS:
         raise InvalidInput("bad list size", [{"field": "(body)", "message": f"send 1 to {settings.MAX_BULK_OBSERVATIONS} observations"}])
     result = services.submit_observations(items, request.auth, intake="api")
+    fusion.after_intake(result.created)
     status = 201 if result.created else 200
     if single:
         obs = Observation.objects.select_related("source").get(pk=result.ids[0])
@@ -243,11 +246,26 @@ def submit_observations(request):
     return Status(status, {"created": len(result.created), "existing": len(result.existing), "ids": result.ids})
 
 
+ATTRIBUTIONS = ("cross_line", "same_side", "indeterminate", "none")
+LIVE = ("open", "verified", "not_verified", "refuted")
+
+
 @router.get("/incidents", response={200: FeatureCollection, **ERRORS}, summary="List incidents (GeoJSON)")
-def list_incidents(request, filters: Query[ListFilters], min_confidence: float | None = Query(None, ge=0, le=1)):
-    qs = Incident.objects.restrict(request.auth).filter(lat__isnull=False)
+def list_incidents(
+    request,
+    filters: Query[ListFilters],
+    min_confidence: float | None = Query(None, ge=0, le=1),
+    attribution: Literal[ATTRIBUTIONS] | None = Query(None, description="cross_line, same_side, indeterminate, or none (not attributable)"),
+    origin_side: str | None = Query(None, pattern=r"^[A-Z]{3}$", description="party code of the origin side"),
+):
+    # Merged and dissolved incidents live on as redirects (GET one shows merged_into), not in lists.
+    qs = Incident.objects.restrict(request.auth).filter(lat__isnull=False, status__in=LIVE)
     if min_confidence is not None:
         qs = qs.filter(confidence__gte=min_confidence)
+    if attribution is not None:
+        qs = qs.filter(attribution_kind="" if attribution == "none" else attribution)
+    if origin_side is not None:
+        qs = qs.filter(origin_side=origin_side)
     rows, nxt = _page(request, qs, filters, t0="first_seen", t1="last_seen")
     return {"type": "FeatureCollection", "features": [incident_feature(i) for i in rows], "numberReturned": len(rows), "next": nxt}
 
@@ -255,10 +273,9 @@ def list_incidents(request, filters: Query[ListFilters], min_confidence: float |
 @router.get("/incidents/{incident_id}", response={200: Feature, **ERRORS, 404: Problem}, summary="One incident with its observations")
 def get_incident(request, incident_id: int):
     inc = get_object_or_404(Incident.objects.restrict(request.auth).filter(lat__isnull=False), pk=incident_id)
-    members = Observation.objects.restrict(request.auth).filter(incident=inc).values_list("pk", flat=True)
-    feature = incident_feature(inc)
-    feature["properties"]["observation_ids"] = list(members)
-    return feature
+    members = Observation.objects.restrict(request.auth).filter(incident=inc).select_related("source").order_by("pk")
+    line = current_line(inc.first_seen)
+    return incident_detail(inc, [observation_feature(o) for o in members], line)
 
 
 class SourceOut(Schema):

@@ -22,6 +22,7 @@ import shapely
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from resolute.audit import services as audit
 from resolute.core.fusion import attribute, confidence
@@ -98,17 +99,20 @@ def source_models() -> dict[str, confidence.SourceModel]:
 _PREPARED: dict[int, attribute.PreparedLine] = {}
 
 
-def current_line(at: dt.datetime | None = None):
-    """The contact line in force (newest valid_from not after `at`), prepared; or None."""
+def current_line(at: dt.datetime | None = None) -> ContactLine | None:
+    """The contact line in force at `at` (newest valid_from not after it), or the newest."""
     qs = ContactLine.objects.all()
     if at is not None:
         qs = qs.filter(valid_from__lte=at)
-    line = qs.order_by("-valid_from").first()
-    if line is None:
-        return None, None
+    return qs.order_by("-valid_from").first()
+
+
+def prepared(line: ContactLine) -> attribute.PreparedLine:
+    """The line projected and indexed for attribution, once per process (lines are immutable:
+    a new drawing is a new row)."""
     if line.pk not in _PREPARED:
         _PREPARED[line.pk] = attribute.prepare(line.line["coordinates"], shapely.geometry.shape(line.side_a_area), line.drawing_sigma_m)
-    return line, _PREPARED[line.pk]
+    return _PREPARED[line.pk]
 
 
 def _select(since, observation_ids) -> list[tuple]:
@@ -148,11 +152,11 @@ def fuse(actor, since: dt.datetime | None = None, observation_ids=None, progress
         if not rows:
             return report
         table = _table(rows)
-        line, prepared = current_line()
+        line = current_line()
         report.seconds["load"] = time.perf_counter() - clock
         clock = time.perf_counter()
         result = assemble(
-            table, _params(), source_models(), prepared, (line.side_a, line.side_b) if line else ("A", "B"), progress=progress
+            table, _params(), source_models(), prepared(line) if line else None, (line.side_a, line.side_b) if line else ("A", "B"), progress=progress
         )
         report.seconds["fuse"] = time.perf_counter() - clock
         clock = time.perf_counter()
@@ -179,21 +183,28 @@ def fuse(actor, since: dt.datetime | None = None, observation_ids=None, progress
 def _write(result, table: ObservationTable, report: FusionReport) -> None:
     drafts = result.drafts
     existing = {i.pk: i for i in Incident.objects.filter(pk__in=[d.incident_id for d in drafts if d.incident_id > 0])}
-    incidents = []
+    fields = [f for f in Incident._meta.concrete_fields if f.name not in ("id", "created_at", "updated_at")]
+    incidents, changed_old = [], []
     for d in drafts:
         inc = existing.get(d.incident_id) or Incident()
+        before = [getattr(inc, f.attname) for f in fields] if inc.pk else None
         _fill(inc, d)
         incidents.append(inc)
+        if before is not None and before != [getattr(inc, f.attname) for f in fields]:
+            changed_old.append(inc)
     new = [inc for inc in incidents if inc.pk is None]
-    old = [inc for inc in incidents if inc.pk is not None]
     Incident.objects.bulk_create(new, batch_size=500)
     final = {d.incident_id: inc.pk for d, inc in zip(drafts, incidents)}
     # An impact points at the outgoing-fire incident it was paired with.
+    relinked = []
     for d, inc in zip(drafts, incidents):
-        inc.origin_incident_id = incidents[d.origin_draft].pk if d.origin_draft is not None else None
-    fields = [f.name for f in Incident._meta.concrete_fields if f.name not in ("id", "created_at")]
-    Incident.objects.bulk_update(old, fields, batch_size=500)
-    Incident.objects.bulk_update([i for i in new if i.origin_incident_id], ["origin_incident"], batch_size=500)
+        target = incidents[d.origin_draft].pk if d.origin_draft is not None else None
+        if inc.origin_incident_id != target:
+            inc.origin_incident_id = target
+            relinked.append(inc)
+    _update(changed_old, fields)
+    _update([i for i in relinked if i not in set(changed_old)], [Incident._meta.get_field("origin_incident")])
+    old = changed_old
     rec = result.reconciliation
     for m in rec.merges:
         Incident.objects.filter(pk=m.absorbed_id).update(status="merged", merged_into_id=final.get(m.kept_id, m.kept_id))
@@ -216,6 +227,23 @@ def _write(result, table: ObservationTable, report: FusionReport) -> None:
     report.split = len(rec.splits)
     report.dissolved = len(rec.dissolved)
     report.located = sum(1 for d in drafts if d.fix.ok)
+
+
+def _update(incidents: list[Incident], fields) -> None:
+    """UPDATE many incidents with one executemany (Django's bulk_update builds a CASE per field
+    per batch, which took seconds for a week of incidents)."""
+    if not incidents:
+        return
+    qn = connection.ops.quote_name
+    now = timezone.now()
+    cols = [*fields, Incident._meta.get_field("updated_at")]
+    sql = "UPDATE {} SET {} WHERE id = %s".format(qn(Incident._meta.db_table), ", ".join(f"{qn(f.column)} = %s" for f in cols))
+    params = []
+    for inc in incidents:
+        inc.updated_at = now
+        params.append([f.get_db_prep_save(getattr(inc, f.attname), connection) for f in cols] + [inc.pk])
+    with connection.cursor() as cur:
+        cur.executemany(sql, params)
 
 
 def _fill(inc: Incident, d) -> None:
@@ -264,3 +292,65 @@ def _fill(inc: Incident, d) -> None:
 
 def _num(x) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
+
+
+class IntakeFusion:
+    """Runs incremental fusion in the background after intake commits, so a POST answers as soon
+    as the observation is durable. One worker thread per process; submissions arriving while it
+    works are fused together in the next round. Errors are logged, never lost silently: the
+    observations stay unfused and `resolute fuse --pending` picks them up."""
+
+    def __init__(self, delay_s: float = 0.2):
+        self.delay_s = delay_s
+        self._pending: set[int] = set()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, ids) -> None:
+        with self._cond:
+            self._pending.update(int(i) for i in ids)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="resolute-fusion", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Wait until everything submitted so far is fused (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._cond.wait()
+            time.sleep(self.delay_s)  # let a burst accumulate into one round
+            with self._cond:
+                batch, self._pending = self._pending, set()
+                self._busy = True
+            try:
+                close_old_connections()
+                fuse("system:fusion", observation_ids=sorted(batch))
+            except Exception:
+                log.exception("incremental fusion of %d observations failed; run `resolute fuse --pending`", len(batch))
+            finally:
+                close_old_connections()
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+
+intake_fusion = IntakeFusion()
+
+
+def after_intake(created_ids) -> None:
+    """Called by intake adapters once the observations are committed."""
+    if created_ids and getattr(settings, "FUSION_ON_INTAKE", True):
+        intake_fusion.submit(created_ids)

@@ -96,6 +96,11 @@ MAX_BULK_OBSERVATIONS = config.int_setting("MAX_BULK", 10_000)
 # How far in the future an observed time may lie (device clock skew), seconds.
 FUTURE_TOLERANCE_S = config.int_setting("FUTURE_TOLERANCE_S", 300)
 
+# Fusion: per-family correlation parameters (JSON, docs/operations.md) and whether the API
+# fuses new observations into incidents in the background as they arrive.
+FUSION_PARAMS_FILE = config.env("FUSION_PARAMS")
+FUSION_ON_INTAKE = config.env("FUSION_ON_INTAKE", "1") == "1"
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
