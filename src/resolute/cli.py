@@ -196,6 +196,21 @@ def cmd_fuse(args) -> int:
     return 0
 
 
+def cmd_reestimate(args) -> int:
+    _setup(args.data_dir)
+    from resolute.monitoring import fusion
+
+    report = fusion.reestimate_sources(None, strength=args.strength)
+    if report.reason:
+        console.print(f"nothing re-estimated: {report.reason} ({report.verified} verified, {report.refuted} refuted)")
+        return 0
+    for code, change in sorted(report.changed.items()):
+        tp, fp = change["after"]
+        console.print(f"{code}: P(report|real) {tp:.3f}, P(report|not real) {fp:.3f}, likelihood ratio {tp / fp:.2f}", markup=False)
+    console.print(f"re-estimated {len(report.changed)} source(s) from {report.verified} verified and {report.refuted} refuted incidents")
+    return 0
+
+
 def cmd_audit_verify(args) -> int:
     _setup(args.data_dir)
     from resolute.audit import services as audit
@@ -283,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--since", help="only observations whose window ends at or after this UTC time (ISO 8601)")
     f.add_argument("--pending", action="store_true", help="only observations not yet in an incident, and their neighbourhood")
     f.set_defaults(func=cmd_fuse)
+
+    r = sub.add_parser("reestimate-sources", help="re-estimate sources' reporting rates from verified incidents")
+    r.add_argument("--strength", type=float, default=20.0, help="weight of the grade's prior, in incidents")
+    r.set_defaults(func=cmd_reestimate)
 
     a = sub.add_parser("audit", help="audit log tools")
     asub = a.add_subparsers(dest="audit_command", required=True)

@@ -173,3 +173,28 @@ def test_observations_posted_to_the_api_are_fused_in_the_background(api, tokens,
     assert fusion.intake_fusion.flush(timeout=60)
     inc = Incident.objects.get(status="open")
     assert inc.observation_count == 3 and inc.fix_ok
+
+
+def test_sources_are_reestimated_from_verified_incidents(sources):
+    from resolute.core.fusion.confidence import prior_for_grade
+    from resolute.monitoring.models import Source
+
+    assert fusion.reestimate_sources("test").reason  # nothing verified yet: nothing changes
+    # OP-UKR-01 reported 12 incidents later verified; OP-UKR-02 reported 12 later refuted.
+    for k in range(24):
+        src = "OP-UKR-01" if k < 12 else "OP-UKR-02"
+        item = bearing_report(*observers(3)[0], minutes=60 * k, source=src)
+        services.submit_observations([item], "test")
+    fusion.fuse("test")
+    for inc in Incident.objects.all():
+        src = Observation.objects.filter(incident=inc).values_list("source__code", flat=True).first()
+        inc.status = "verified" if src == "OP-UKR-01" else "refuted"
+        inc.save()
+    report = fusion.reestimate_sources("test")
+    assert report.verified == 12 and report.refuted == 12
+    prior_lr = prior_for_grade("B", 2).likelihood_ratio
+    good, bad = Source.objects.get(code="OP-UKR-01"), Source.objects.get(code="OP-UKR-02")
+    assert good.p_report_real / good.p_report_false > prior_lr > bad.p_report_real / bad.p_report_false
+    assert AuditEntry.objects.filter(action="source.reestimate").exists()
+    # The next fusion uses the new rates: the refuted source's reports now weigh less.
+    assert fusion.source_models()["OP-UKR-02"].likelihood_ratio < prior_lr

@@ -354,3 +354,44 @@ def after_intake(created_ids) -> None:
     """Called by intake adapters once the observations are committed."""
     if created_ids and getattr(settings, "FUSION_ON_INTAKE", True):
         intake_fusion.submit(created_ids)
+
+
+@dataclass
+class ReestimateReport:
+    verified: int
+    refuted: int
+    changed: dict  # source code -> {"before": [tp, fp], "after": [tp, fp]}
+    reason: str = ""
+
+
+def reestimate_sources(actor, strength: float = confidence.DEFAULT_STRENGTH) -> ReestimateReport:
+    """Re-estimate each source's P(report | real) / P(report | not real) from incidents verified
+    in the field (status verified = real, refuted = not real), with a Beta prior of `strength`
+    pseudo-incidents centred on the source's grade (core.fusion.confidence.reestimate, report-only
+    mode: the record tells who reported, not who could have). Audited; fusion uses the new values
+    from its next run."""
+    verified = Incident.objects.filter(status="verified")
+    refuted = Incident.objects.filter(status="refuted")
+    n_real, n_false = verified.count(), refuted.count()
+    if not n_real or not n_false:
+        return ReestimateReport(n_real, n_false, {}, "needs both verified and refuted incidents to weigh sources against")
+    records = [
+        (code, True, status == "verified")
+        for code, status in Observation.objects.filter(incident__status__in=("verified", "refuted"))
+        .values_list("source__code", "incident__status")
+        .distinct()
+    ]
+    priors = {
+        code: confidence.prior_for_grade(rel, cred) for code, rel, cred in Source.objects.values_list("code", "reliability", "credibility")
+    }
+    models = confidence.reestimate(records, priors, strength, report_only=True, verified_odds=n_real / n_false)
+    changed = {}
+    with transaction.atomic():
+        for src in Source.objects.select_for_update().filter(code__in={r[0] for r in records}):
+            m = models[src.code]
+            before = [src.p_report_real, src.p_report_false]
+            src.p_report_real, src.p_report_false = float(m.tp), float(m.fp)
+            src.save(update_fields=["p_report_real", "p_report_false"])
+            changed[src.code] = {"before": before, "after": [src.p_report_real, src.p_report_false]}
+        audit.record(actor, "source.reestimate", "source", "batch", after={"verified": n_real, "refuted": n_false, "sources": changed})
+    return ReestimateReport(n_real, n_false, changed)
