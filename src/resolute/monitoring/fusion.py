@@ -203,7 +203,8 @@ def _write(result, table: ObservationTable, report: FusionReport) -> None:
             inc.origin_incident_id = target
             relinked.append(inc)
     _update(changed_old, fields)
-    _update([i for i in relinked if i not in set(changed_old)], [Incident._meta.get_field("origin_incident")])
+    already = {id(i) for i in changed_old}
+    _update([i for i in relinked if id(i) not in already], [Incident._meta.get_field("origin_incident")])
     old = changed_old
     rec = result.reconciliation
     for m in rec.merges:
