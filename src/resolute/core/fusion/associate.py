@@ -5,6 +5,11 @@ by itself, so correlation in space cannot use it. Classic gating instead: a bear
 the candidate incident of its parameter group whose time window it overlaps (± the group's
 window), lying within hearing distance, whose bearing from the observer differs from the
 reported one by at most `gate` standard deviations; the smallest normalised residual wins.
+The standard deviation is the report's own σ combined with the angle the candidate's position
+uncertainty subtends at the observer (σ² = σ_b² + (σ_c / r)²): a candidate placed from compass
+sectors and range bands is uncertain by hundreds of metres, which at a few kilometres is several
+degrees, far more than an acoustic sensor's 2°; gating on σ_b alone rejected most bearings of
+the very event they heard.
 
 Units: degrees, metres, seconds. Distances on a local equirectangular approximation, which is
 within 0.1% at the ≤ 20 km scales of hearing distance.
@@ -24,11 +29,13 @@ def _wrap_deg(a):
 def associate_bearings(
     obs_lat, obs_lon, bearing_deg, sigma_deg, t_s, group,
     inc_lat, inc_lon, inc_t_s, inc_group, window_s,
-    max_range_m: float = 20_000.0, gate: float = 3.0,
+    max_range_m: float = 20_000.0, gate: float = 3.0, inc_sigma_m=None,
 ) -> np.ndarray:  # fmt: skip
     """Index of the incident each bearing report joins, or -1.
 
     `window_s` is an array giving each incident's allowed time difference (its group's window).
+    `inc_sigma_m` (optional, metres, per incident) is the isotropic standard deviation of each
+    candidate's position per axis; None means exact positions.
     Incidents are sorted by time once; each report examines only the incidents inside the
     largest window around it (searchsorted), so the cost is O((n + m) log m + candidates).
     """
@@ -40,7 +47,8 @@ def associate_bearings(
     if n == 0 or m == 0:
         return out
     order = np.argsort(inc_t_s, kind="stable")
-    ilat, ilon, it, ig, iw = (np.asarray(a)[order] for a in (inc_lat, inc_lon, inc_t_s, inc_group, window_s))
+    isg = np.zeros(m) if inc_sigma_m is None else np.broadcast_to(np.asarray(inc_sigma_m, dtype=float), (m,))
+    ilat, ilon, it, ig, iw, isg = (np.asarray(a)[order] for a in (inc_lat, inc_lon, inc_t_s, inc_group, window_s, isg))
     ilat = ilat.astype(float)
     ilon = ilon.astype(float)
     wmax = float(np.max(iw))
@@ -60,9 +68,63 @@ def associate_bearings(
         ok &= dist <= max_range_m
         if not ok.any():
             continue
-        resid = np.abs(_wrap_deg(np.degrees(np.arctan2(east, north)) - bearing_deg[k])) / sigma_deg[k]
+        # Angular σ of the candidate seen from the observer (the lateral σ over the range).
+        spread = np.degrees(isg[c] / np.maximum(dist, 1.0))
+        resid = np.abs(_wrap_deg(np.degrees(np.arctan2(east, north)) - bearing_deg[k])) / np.sqrt(sigma_deg[k] ** 2 + spread**2)
         resid = np.where(ok, resid, np.inf)
         j = int(np.argmin(resid))
         if resid[j] <= gate:
+            out[k] = order[lo[k] + j]
+    return out
+
+
+def associate_points(
+    lat, lon, sigma_m, t0_s, t1_s, group,
+    inc_lat, inc_lon, inc_sigma_m, inc_t0_s, inc_t1_s, inc_group, window_s,
+    gate: float = 3.0,
+) -> np.ndarray:  # fmt: skip
+    """Index of the incident each placed report joins, or -1.
+
+    For reports that density clustering cannot place well: DBSCAN noise (an indicative point a
+    little beyond the fixed radius of a cluster that, given both uncertainties, it plainly belongs
+    to) and reports whose time is known only coarsely (an open source's "in the evening", a
+    complaint rounded to a quarter of an hour), whose mid-times say nothing within a window of
+    minutes. A report joins the candidate of its parameter group whose time span [inc_t0, inc_t1]
+    (the members' mid-times) comes within `window_s` of the report's interval [t0, t1], and whose
+    normalised distance d / √(σ² + σ_c²) (σ: the report's isotropic σ per axis, σ_c the
+    candidate's) is at most `gate`; the smallest normalised distance wins.
+
+    Units: degrees, metres, seconds; distances on a local equirectangular approximation (within
+    0.1 % at these scales). Cost O((n + m) log m + candidates).
+    """
+    lat, lon, sigma_m, t0_s, t1_s = (np.asarray(a, dtype=float) for a in (lat, lon, sigma_m, t0_s, t1_s))
+    group = np.asarray(group)
+    n = lat.size
+    out = np.full(n, -1, dtype=np.int64)
+    m = np.asarray(inc_lat).size
+    if n == 0 or m == 0:
+        return out
+    order = np.argsort(inc_t0_s, kind="stable")
+    ilat, ilon, isg, it0, it1, iw = (np.asarray(a, dtype=float)[order] for a in (inc_lat, inc_lon, inc_sigma_m, inc_t0_s, inc_t1_s, window_s))
+    ig = np.asarray(inc_group)[order]
+    wmax = float(np.max(iw))
+    span = float(np.max(it1 - it0))
+    # Candidates start no earlier than t0 - window - (longest span) and no later than t1 + window.
+    lo = np.searchsorted(it0, t0_s - wmax - span, side="left")
+    hi = np.searchsorted(it0, t1_s + wmax, side="right")
+    for k in range(n):
+        if lo[k] >= hi[k] or not (np.isfinite(lat[k]) and np.isfinite(lon[k]) and sigma_m[k] > 0):
+            continue
+        c = slice(lo[k], hi[k])
+        ok = (ig[c] == group[k]) & (it0[c] <= t1_s[k] + iw[c]) & (it1[c] >= t0_s[k] - iw[c])
+        if not ok.any():
+            continue
+        coslat = np.cos(np.radians(lat[k]))
+        east = np.radians(ilon[c] - lon[k]) * coslat * EARTH_R
+        north = np.radians(ilat[c] - lat[k]) * EARTH_R
+        d = np.hypot(east, north) / np.sqrt(sigma_m[k] ** 2 + isg[c] ** 2)
+        d = np.where(ok, d, np.inf)
+        j = int(np.argmin(d))
+        if d[j] <= gate:
             out[k] = order[lo[k] + j]
     return out

@@ -18,8 +18,8 @@ from .correlate import Params
 
 # family -> (event types, radius_m, window_s, min_points)
 FAMILIES: dict[str, tuple[tuple[str, ...], float, float, int]] = {
-    "shelling_impact": (("explosion_impact", "explosion_undetermined", "explosion_airburst", "projectile_in_flight"), 3000.0, 600.0, 2),
-    "shelling_outgoing": (("explosion_outgoing", "muzzle_flash"), 3000.0, 600.0, 2),
+    "shelling_impact": (("explosion_impact", "explosion_undetermined", "explosion_airburst", "projectile_in_flight"), 3000.0, 300.0, 2),
+    "shelling_outgoing": (("explosion_outgoing", "muzzle_flash"), 3000.0, 300.0, 2),
     "small_arms": (("small_arms_fire", "heavy_machine_gun_fire"), 1000.0, 300.0, 2),
     "flare": (("illumination_flare",), 2000.0, 600.0, 2),
     "strike": (("armed_drone_strike", "air_strike"), 2000.0, 900.0, 2),

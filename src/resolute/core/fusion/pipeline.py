@@ -33,7 +33,7 @@ from resolute.core.geo import sector_bearing
 from resolute.core.markings import ALL, TLP_LEVELS
 
 from . import attribute, confidence, locate
-from .associate import associate_bearings
+from .associate import associate_bearings, associate_points
 from .correlate import Params, correlate, reconcile
 from .params import FAMILY_NAMES, GROUP_OF
 
@@ -43,6 +43,10 @@ IMPACT_FAMILIES = {"shelling_impact", "strike"}
 ORIGIN_PAIR_S = 180.0
 ORIGIN_PAIR_M = 40_000.0
 MIN_POINT_SIGMA_M = 10.0
+# Least σ (metres) of an incident's candidate point for bearing association.
+CANDIDATE_SIGMA_FLOOR_M = 100.0
+# A placed report is "coarse in time" when its interval is longer than this many windows.
+COARSE_WINDOWS = 2.0
 
 
 @dataclass
@@ -111,40 +115,57 @@ class FusionResult:
 
 
 def _labels(table: ObservationTable, params: dict[int, Params], timings: dict[str, float] | None = None) -> np.ndarray:
+    """Incident label per row (see the module docstring, steps 1 and 2)."""
     n = len(table)
     clock = time.perf_counter()
     group = np.array([GROUP_OF[e] for e in table.event_type], dtype=np.int64)
     t = 0.5 * (table.t0 + table.t1)
+    window = np.array([params[g].window_s for g in range(len(FAMILY_NAMES))])
     placeable = ~np.isnan(table.event_lat) | ~np.isnan(table.range_max_m)
+    # A report whose time is known only to within much more than the window (an hour, a quarter
+    # of an hour) has a mid-time that says little: clustered on it, it either misses its event or
+    # chains unrelated ones. It is associated by interval overlap instead (step 1b).
+    coarse = placeable & ((table.t1 - table.t0) > COARSE_WINDOWS * window[group])
     labels = np.full(n, -1, dtype=np.int64)
-    idx = np.flatnonzero(placeable)
     next_label = 0
-    if idx.size:
-        res = correlate(table.lat[idx], table.lon[idx], t[idx], group[idx], params)
-        labels[idx] = res.labels
+    precise = np.flatnonzero(placeable & ~coarse)
+    if precise.size:
+        res = correlate(table.lat[precise], table.lon[precise], t[precise], group[precise], params)
+        labels[precise] = res.labels
         next_label = res.n_clusters
-        noise = idx[res.labels < 0]
-        labels[noise] = np.arange(next_label, next_label + noise.size)
-        next_label += noise.size
     _tick(timings, "correlate", clock)
     clock = time.perf_counter()
+    sigma = np.full(n, np.nan)
+    sigma[placeable] = _placement_sigma(table, np.flatnonzero(placeable))
+    # 1b. Placed reports outside every cluster (DBSCAN noise, coarse times) join the cluster that
+    # fits them given both uncertainties; the rest cluster among themselves or stand alone.
+    pending = np.flatnonzero(placeable & (labels < 0))
+    if pending.size and next_label:
+        c = _candidates(table, labels, next_label, t, group, sigma)
+        joined = associate_points(
+            table.lat[pending], table.lon[pending], sigma[pending], table.t0[pending], table.t1[pending], group[pending],
+            c["lat"], c["lon"], c["sigma"], c["t0"], c["t1"], c["group"], window[c["group"]],
+        )  # fmt: skip
+        labels[pending] = np.where(joined >= 0, c["label"][joined], -1)
+        pending = pending[joined < 0]
+    if pending.size:
+        res = correlate(table.lat[pending], table.lon[pending], t[pending], group[pending], params)
+        labels[pending] = np.where(res.labels >= 0, res.labels + next_label, -1)
+        next_label += res.n_clusters
+        noise = pending[res.labels < 0]
+        labels[noise] = np.arange(next_label, next_label + noise.size)
+        next_label += noise.size
+    # 2. Bearings without range join the incident they point at.
     loose = np.flatnonzero(~placeable)
     if loose.size:
         if next_label:
-            # One candidate point per cluster: its members' mean indicative point and time.
-            cl = labels[idx]
-            k = next_label
-            cnt = np.bincount(cl, minlength=k).astype(float)
-            c_lat = np.bincount(cl, table.lat[idx], minlength=k) / cnt
-            c_lon = np.bincount(cl, table.lon[idx], minlength=k) / cnt
-            c_t = np.bincount(cl, t[idx], minlength=k) / cnt
-            c_g = np.zeros(k, dtype=np.int64)
-            c_g[cl] = group[idx]
-            window = np.array([params[g].window_s for g in c_g])
+            c = _candidates(table, labels, next_label, t, group, sigma)
             brg, sig = _bearings(table, loose)
             joined = associate_bearings(
-                table.observer_lat[loose], table.observer_lon[loose], brg, sig, t[loose], group[loose], c_lat, c_lon, c_t, c_g, window
-            )
+                table.observer_lat[loose], table.observer_lon[loose], brg, sig, t[loose], group[loose],
+                c["lat"], c["lon"], c["t"], c["group"], window[c["group"]], inc_sigma_m=c["sigma"],
+            )  # fmt: skip
+            joined = np.where(joined >= 0, c["label"][joined], -1)
         else:
             joined = np.full(loose.size, -1)
         labels[loose] = joined
@@ -154,10 +175,57 @@ def _labels(table: ObservationTable, params: dict[int, Params], timings: dict[st
     return labels
 
 
+def _candidates(table, labels, k, t, group, sigma) -> dict[str, np.ndarray]:
+    """One candidate point per label 0..k-1 from its placed members: their indicative points
+    weighted by precision (a radar fix counts more than a sector and a range band), the σ of that
+    mean (floored: members of one cluster need not describe one point), the members' mean, least
+    and greatest mid-time, and the group."""
+    rows = np.flatnonzero((labels >= 0) & np.isfinite(sigma))
+    cl = labels[rows]
+    wgt = 1.0 / sigma[rows] ** 2
+    wsum = np.bincount(cl, wgt, minlength=k)
+    has = wsum > 0
+    safe = np.where(has, wsum, 1.0)
+    t0 = np.full(k, np.inf)
+    t1 = np.full(k, -np.inf)
+    np.minimum.at(t0, cl, t[rows])
+    np.maximum.at(t1, cl, t[rows])
+    g = np.zeros(k, dtype=np.int64)
+    g[cl] = group[rows]
+    cnt = np.bincount(cl, minlength=k).astype(float)
+    return {
+        "lat": np.where(has, np.bincount(cl, wgt * table.lat[rows], minlength=k) / safe, np.nan)[has],
+        "lon": np.where(has, np.bincount(cl, wgt * table.lon[rows], minlength=k) / safe, np.nan)[has],
+        "sigma": np.maximum(1.0 / np.sqrt(safe), CANDIDATE_SIGMA_FLOOR_M)[has],
+        "t": (np.bincount(cl, t[rows], minlength=k) / np.where(cnt > 0, cnt, 1.0))[has],
+        "t0": t0[has],
+        "t1": t1[has],
+        "group": g[has],
+        "label": np.flatnonzero(has),
+    }
+
+
 def _tick(timings: dict[str, float] | None, stage: str, since: float) -> None:
     """Add the seconds since `since` to `timings[stage]` (benchmarks pass a dict; None skips)."""
     if timings is not None:
         timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - since)
+
+
+def _placement_sigma(table: ObservationTable, rows: np.ndarray) -> np.ndarray:
+    """σ per axis (metres) of each placeable row's indicative point: the reported error of an
+    event point; for a bearing with a range band, the band as a uniform interval along the line of
+    sight (width/√12) and the bearing σ across it, averaged over the two axes."""
+    out = np.maximum(np.nan_to_num(table.event_error_m[rows], nan=np.inf), MIN_POINT_SIGMA_M)
+    band = np.isnan(table.event_lat[rows])
+    if band.any():
+        b = rows[band]
+        _, sig = _bearings(table, b)
+        lo = np.nan_to_num(table.range_min_m[b])
+        hi = table.range_max_m[b]
+        radial = (hi - lo) / math.sqrt(12.0)
+        lateral = 0.5 * (lo + hi) * np.radians(sig)
+        out[band] = np.maximum(np.sqrt(0.5 * (radial**2 + lateral**2)), MIN_POINT_SIGMA_M)
+    return out
 
 
 def _bearings(table: ObservationTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
