@@ -118,21 +118,30 @@ def prepared(line: ContactLine) -> attribute.PreparedLine:
 def _select(since, observation_ids) -> list[tuple]:
     qs = Observation.objects.all()
     if observation_ids is not None:
-        new = list(Observation.objects.filter(pk__in=observation_ids).values_list("lat", "lon", "radius_m", "observed_from", "observed_to"))
+        new = list(Observation.objects.filter(pk__in=observation_ids).values_list("lat", "lon", "observed_from", "observed_to", "event_type"))
         if not new:
             return []
-        params = _params().values()
-        reach_m = max(p.radius_m for p in params) + 10_000.0  # correlation radius + hearing distance
-        window = dt.timedelta(seconds=max(p.window_s for p in params))
-        lat = [r[0] for r in new]
-        lon = [r[1] for r in new]
-        dlat = reach_m / 111_000.0
-        dlon = reach_m / (111_000.0 * max(math.cos(math.radians(max(abs(min(lat)), abs(max(lat))))), 0.05))
-        box = Q(lat__gte=min(lat) - dlat, lat__lte=max(lat) + dlat, lon__gte=min(lon) - dlon, lon__lte=max(lon) + dlon)
-        times = Q(observed_to__gte=min(r[3] for r in new) - window, observed_from__lte=max(r[4] for r in new) + window)
-        near = Observation.objects.filter(box & times)
-        incidents = set(near.exclude(incident__isnull=True).values_list("incident_id", flat=True))
-        qs = Observation.objects.filter(Q(pk__in=near.values("pk")) | Q(incident_id__in=incidents) | Q(pk__in=observation_ids))
+        # The neighbourhood of the new observations, family by family: same family, within the
+        # family's window, within its radius plus hearing distance (unranged bearings point from
+        # up to 20 km away).
+        params = _params()
+        near = Q(pk__in=[])
+        for g in {fparams.GROUP_OF[r[4]] for r in new}:
+            mine = [r for r in new if fparams.GROUP_OF[r[4]] == g]
+            reach_m = params[g].radius_m + 20_000.0
+            window = dt.timedelta(seconds=params[g].window_s)
+            lat = [r[0] for r in mine]
+            lon = [r[1] for r in mine]
+            dlat = reach_m / 111_000.0
+            dlon = reach_m / (111_000.0 * max(math.cos(math.radians(max(abs(min(lat)), abs(max(lat))))), 0.05))
+            near |= Q(
+                event_type__in=fparams.FAMILIES[fparams.FAMILY_NAMES[g]][0],
+                lat__gte=min(lat) - dlat, lat__lte=max(lat) + dlat, lon__gte=min(lon) - dlon, lon__lte=max(lon) + dlon,
+                observed_to__gte=min(r[2] for r in mine) - window, observed_from__lte=max(r[3] for r in mine) + window,
+            )  # fmt: skip
+        nearby = Observation.objects.filter(near)
+        incidents = set(nearby.exclude(incident__isnull=True).values_list("incident_id", flat=True))
+        qs = Observation.objects.filter(Q(pk__in=nearby.values("pk")) | Q(incident_id__in=incidents) | Q(pk__in=observation_ids))
     elif since is not None:
         qs = qs.filter(observed_to__gte=since)
         # Whole incidents only: members of incidents that reach into the window come too.
@@ -141,12 +150,21 @@ def _select(since, observation_ids) -> list[tuple]:
     return list(qs.order_by("pk").values_list(*FIELDS))
 
 
+class FusionConflict(RuntimeError):
+    """The observations changed under a fusion run three times in a row."""
+
+
 def fuse(actor, since: dt.datetime | None = None, observation_ids=None, progress=None) -> FusionReport:
     """Fuse observations into incidents (all, those since `since`, or the neighbourhood of
-    `observation_ids`) and write the result in one transaction with one audit entry."""
-    report = FusionReport()
-    clock = time.perf_counter()
-    with transaction.atomic():
+    `observation_ids`) and write the result in one transaction with one audit entry.
+
+    Reading and computing happen outside the write transaction, so intake (one writer on SQLite)
+    never waits for the computation; the write then checks that no observation it read was
+    re-assigned meanwhile (another fusion run) and starts over if one was. Observations that
+    arrive during the computation are fused by their own incremental run."""
+    for _attempt in range(3):
+        report = FusionReport()
+        clock = time.perf_counter()
         rows = _select(since, observation_ids)
         report.observations = len(rows)
         if not rows:
@@ -160,24 +178,38 @@ def fuse(actor, since: dt.datetime | None = None, observation_ids=None, progress
         )
         report.seconds["fuse"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        _write(result, table, report)
-        rec = result.reconciliation
-        entry = audit.record(
-            actor,
-            "fusion.run",
-            "incident",
-            target_id="batch" if observation_ids is None else "incremental",
-            after={
-                "observations": report.observations, "incidents": report.incidents, "created": report.created,
-                "merges": [[m.absorbed_id, m.kept_id] for m in rec.merges][:500],
-                "splits": [[s.source_id, s.part_id] for s in rec.splits][:500],
-                "dissolved": list(rec.dissolved)[:500], "since": since.isoformat() if since else None,
-            },
-            batch_item_hashes=[f"{d.incident_id}:{','.join(map(str, sorted(table.id[d.members])))}" for d in result.drafts],
-        )  # fmt: skip
-        report.audit_seq = entry.seq
+        with transaction.atomic():
+            if _reassigned(table):
+                continue
+            _write(result, table, report)
+            rec = result.reconciliation
+            entry = audit.record(
+                actor,
+                "fusion.run",
+                "incident",
+                target_id="batch" if observation_ids is None else "incremental",
+                after={
+                    "observations": report.observations, "incidents": report.incidents, "created": report.created,
+                    "merges": [[m.absorbed_id, m.kept_id] for m in rec.merges][:500],
+                    "splits": [[s.source_id, s.part_id] for s in rec.splits][:500],
+                    "dissolved": list(rec.dissolved)[:500], "since": since.isoformat() if since else None,
+                },
+                batch_item_hashes=[f"{d.incident_id}:{','.join(map(str, sorted(table.id[d.members])))}" for d in result.drafts],
+            )  # fmt: skip
+            report.audit_seq = entry.seq
         report.seconds["write"] = time.perf_counter() - clock
-    return report
+        return report
+    raise FusionConflict("observations kept changing under the fusion run; try again")
+
+
+def _reassigned(table: ObservationTable) -> bool:
+    """Whether any observation read has changed incident since (inside the write transaction)."""
+    ids = table.id.tolist()
+    now = {}
+    for k in range(0, len(ids), 900):
+        now.update(Observation.objects.filter(pk__in=ids[k : k + 900]).values_list("id", "incident_id"))
+    before = dict(zip(ids, table.previous_incident.tolist()))
+    return any((now.get(i) or NO_INCIDENT) != before[i] for i in ids)
 
 
 def _write(result, table: ObservationTable, report: FusionReport) -> None:
