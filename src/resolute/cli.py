@@ -315,6 +315,18 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--single", type=int, default=2_000, help="single POSTs to send")
     bi.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     bi.set_defaults(func=cmd_bench)
+    bf = bsub.add_parser("fusion", help="fusion accuracy against the demo world's ground truth, and stage throughput")
+    bf.add_argument("--seeds", type=int, nargs="+", help="demo seeds to score one by one (default 7 11 23 42)")
+    bf.add_argument("--large", type=int, default=10, help="demo weeks laid back to back for the large world (0: skip)")
+    bf.add_argument("--points", type=int, default=1_000_000, help="synthetic points for the correlation timing (0: skip)")
+    bf.add_argument("--no-geometry", action="store_true", help="skip the synthetic bearing-geometry check")
+
+    def cmd_bench_fusion(args) -> int:
+        from resolute import bench_fusion
+
+        return bench_fusion.main(args)
+
+    bf.set_defaults(func=cmd_bench_fusion)
 
     u = sub.add_parser("user", help="people")
     usub = u.add_subparsers(dest="user_command", required=True)

@@ -38,6 +38,9 @@ import shapely
 from pyproj import Geod, Transformer
 from shapely.geometry import LineString, Polygon
 
+from resolute.core.geo import COMPASS_16
+from resolute.core.vocabulary import CHANNELS, EVENT_TYPES, PERCEPTIONS, WEAPON_CLASSES, WITHDRAWAL_KM  # noqa: F401 (re-exported)
+
 from .places import HOTSPOTS, LINE_PLACES, PLACES, place
 
 __all__ = [
@@ -62,36 +65,11 @@ DEFAULT_START = datetime(2026, 11, 16, 19, 30, tzinfo=timezone.utc)
 #: Side A holds the territory west/north of the line, side B east/south of it.
 SIDES: dict[str, str] = {"A": "UKR", "B": "RUS"}
 
-#: Withdrawal distance from the contact line (km) per weapon class: Package of Measures of
-#: 12 February 2015 and its addendum of 29 September 2015.
-WEAPON_BAND_KM: dict[str, int] = {
-    "tank": 15,
-    "artillery_under_100mm": 15,
-    "mortar": 15,
-    "artillery_100mm_plus": 50,
-    "mlrs": 70,
-    "heavy_mlrs": 140,
-    "tactical_missile": 140,
-}
-BANDS_KM: tuple[int, ...] = (15, 50, 70, 140)
-
-CHANNELS = (
-    "patrol", "observation_post", "fixed_camera", "uav", "acoustic_sensor", "radar",
-    "national_intelligence", "open_source", "party_complaint",
-)
-EVENT_TYPES = (
-    "explosion_impact", "explosion_outgoing", "explosion_airburst", "explosion_undetermined",
-    "projectile_in_flight", "muzzle_flash", "illumination_flare", "small_arms_fire",
-    "heavy_machine_gun_fire", "armed_drone_strike", "air_strike", "ground_assault",
-    "weapon_beyond_withdrawal_line", "weapon_missing_from_storage", "mine_laying",
-    "movement_restriction", "interference_jamming", "interference_fire_at_asset",
-)
-PERCEPTIONS = ("heard", "seen", "heard_and_seen", "instrument")
-WEAPON_CLASSES = (
-    "small_arms", "heavy_machine_gun", "mortar", "artillery_under_100mm", "artillery_100mm_plus",
-    "tank", "mlrs", "heavy_mlrs", "tactical_missile", "drone", "aircraft", "mine", "unknown",
-)
-COMPASS_POINTS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW")
+# The mission's vocabulary and the withdrawal distances come from the core, so the demo can
+# only produce what intake accepts.
+WEAPON_BAND_KM: dict[str, int] = dict(WITHDRAWAL_KM)
+BANDS_KM: tuple[int, ...] = tuple(sorted(set(WITHDRAWAL_KM.values())))
+COMPASS_POINTS = COMPASS_16
 
 #: Truth kinds whose lat/lon is where the effect lands and whose origin lies elsewhere.
 IMPACT_KINDS = frozenset(

@@ -71,9 +71,12 @@ def associate_bearings(
         # Angular σ of the candidate seen from the observer (the lateral σ over the range).
         spread = np.degrees(isg[c] / np.maximum(dist, 1.0))
         resid = np.abs(_wrap_deg(np.degrees(np.arctan2(east, north)) - bearing_deg[k])) / np.sqrt(sigma_deg[k] ** 2 + spread**2)
-        resid = np.where(ok, resid, np.inf)
-        j = int(np.argmin(resid))
-        if resid[j] <= gate:
+        # Among candidates inside the gate, prefer the one closest in direction and time (time in
+        # units of a third of the window): a bearing line often passes several incidents.
+        score = resid**2 + (3.0 * (it[c] - t_s[k]) / iw[c]) ** 2
+        score = np.where(ok & (resid <= gate), score, np.inf)
+        j = int(np.argmin(score))
+        if np.isfinite(score[j]):
             out[k] = order[lo[k] + j]
     return out
 
