@@ -47,7 +47,7 @@ from resolute.core.fusion import attribute, confidence, locate
 from resolute.core.fusion import params as fparams
 from resolute.core.fusion.correlate import NO_INCIDENT, Params, correlate
 from resolute.core.fusion.pipeline import ObservationTable, _distinct_measurements, assemble
-from resolute.core.geo import forward, sector_bearing
+from resolute.core.geo import indicative_points, sector_bearing
 from resolute.core.markings import Classification, decode_releasability, encode_releasability
 
 DEFAULT_SEEDS = (7, 11, 23, 42)
@@ -95,11 +95,7 @@ def table_from_payloads(payloads: list[dict], first_id: int = 1) -> ObservationT
     need = np.flatnonzero(~has_loc)
     if need.size:
         b = np.array([brg[k] if not math.isnan(brg[k]) else sector_bearing(sector[k])[0] for k in need])
-        ranged = ~np.isnan(rmax[need])
-        mid = np.where(ranged, 0.5 * (np.nan_to_num(rmin[need]) + np.nan_to_num(rmax[need])), 0.0)
-        plat, plon = forward(olat[need], olon[need], b, mid)
-        lat[need] = np.where(ranged, plat, olat[need])
-        lon[need] = np.where(ranged, plon, olon[need])
+        lat[need], lon[need], _ = indicative_points(olat[need], olon[need], b, rmin[need], rmax[need])
     ids = np.arange(first_id, first_id + n, dtype=np.int64)
     marks = [p.get("marking") or {} for p in payloads]
     return ObservationTable(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import itertools
 import subprocess
 import sys
@@ -35,6 +36,13 @@ def test_no_module_in_core_imports_django():
 def test_compass_sector_sigma_is_width_over_root_12():
     centre, sigma = geo.sector_bearing("SSE")
     assert centre == pytest.approx(157.5) and sigma == pytest.approx(22.5 / 12**0.5)
+
+
+def test_indicative_point_of_a_sector_and_band():
+    lat, lon, radius = geo.indicative_points([47.6, 47.6], [35.8, 35.8], [180.0, 90.0], [1400.0, float("nan")], [1600.0, float("nan")])
+    assert geo.distance_m(47.6, 35.8, lat[0], lon[0]) == pytest.approx(1500.0, abs=0.5)
+    assert (lat[1], lon[1], radius[1]) == (47.6, 35.8, 10_000.0)  # no range: the observer, hearing distance
+    assert radius[0] == pytest.approx(1500.0 * math.radians(11.25), rel=1e-6)
 
 
 def test_forward_then_distance_round_trips():

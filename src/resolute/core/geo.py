@@ -32,20 +32,20 @@ def distance_m(lat1, lon1, lat2, lon2):
     return d
 
 
-def indicative_point(
-    obs_lat: float,
-    obs_lon: float,
-    bearing_deg: float | None,
-    range_min_m: float | None,
-    range_max_m: float | None,
-) -> tuple[float, float, float]:
-    """A single indicative location (lat, lon, radius m) for a bearing report, used for map
-    display and coarse filtering only; fusion locates properly. Without a range we keep the
-    observer's position and widen the radius to hearing distance (10 km)."""
-    if bearing_deg is None or range_max_m is None:
-        return obs_lat, obs_lon, 10_000.0
-    lo = range_min_m if range_min_m is not None else 0.0
-    mid = 0.5 * (lo + range_max_m)
-    lat, lon = forward(obs_lat, obs_lon, bearing_deg, mid)
+def indicative_points(obs_lat, obs_lon, bearing_deg, range_min_m, range_max_m):
+    """One indicative location per direction report (vectorised), for maps, bbox filters and
+    correlation; fusion locates properly. Arrays of equal length; NaN range_max_m means no range.
+
+    With a range band: the point along the bearing at the middle of the band, radius the larger
+    of half the band and half the 22.5° sector's arc there (at least 100 m). Without one: the
+    observer's position, radius 10 km (hearing distance). Returns (lat, lon, radius_m)."""
+    obs_lat, obs_lon, bearing_deg, range_min_m, range_max_m = (
+        np.asarray(a, dtype=float) for a in (obs_lat, obs_lon, bearing_deg, range_min_m, range_max_m)
+    )
+    ranged = ~np.isnan(range_max_m)
+    lo = np.nan_to_num(range_min_m)
+    mid = np.where(ranged, 0.5 * (lo + np.nan_to_num(range_max_m)), 0.0)
+    plat, plon = forward(obs_lat, obs_lon, bearing_deg, mid)
     half_arc = mid * math.radians(SECTOR_WIDTH_DEG / 2)
-    return float(lat), float(lon), float(max(0.5 * (range_max_m - lo), half_arc, 100.0))
+    radius = np.where(ranged, np.maximum(np.maximum(0.5 * (np.nan_to_num(range_max_m) - lo), half_arc), 100.0), 10_000.0)
+    return np.where(ranged, plat, obs_lat), np.where(ranged, plon, obs_lon), radius

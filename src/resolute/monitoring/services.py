@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from resolute.accounts import roles
 from resolute.audit import services as audit
-from resolute.core.geo import SECTOR_WIDTH_DEG, forward, sector_bearing
+from resolute.core.geo import indicative_points, sector_bearing
 from resolute.core.markings import Classification, encode_releasability
 from resolute.errors import Conflict, Forbidden, InvalidInput
 
@@ -248,19 +248,12 @@ def _rows(items, hashes, sources, actor, intake) -> list[tuple]:
             need.append(k)
     if need:
         d = [items[k].direction for k in need]
-        olat = np.array([items[k].observer.lat for k in need])
-        olon = np.array([items[k].observer.lon for k in need])
-        brg = np.array([x.bearing_deg if x.bearing_deg is not None else sector_bearing(x.compass_sector)[0] for x in d])
-        rmax = np.array([x.range_max_m if x.range_max_m is not None else np.nan for x in d])
-        rmin = np.array([x.range_min_m if x.range_min_m is not None else 0.0 for x in d])
-        ranged = ~np.isnan(rmax)
-        mid = np.where(ranged, 0.5 * (rmin + np.nan_to_num(rmax)), 0.0)
-        plat, plon = forward(olat, olon, brg, mid)
-        # Without a range, keep the observer's position and say "within hearing distance".
-        half_arc = mid * np.radians(SECTOR_WIDTH_DEG / 2)
-        rad = np.where(ranged, np.maximum(np.maximum(0.5 * (np.nan_to_num(rmax) - rmin), half_arc), 100.0), 10_000.0)
-        for j, k in enumerate(need):
-            lat[k], lon[k], radius[k] = (plat[j], plon[j], rad[j]) if ranged[j] else (olat[j], olon[j], 10_000.0)
+        brg = [x.bearing_deg if x.bearing_deg is not None else sector_bearing(x.compass_sector)[0] for x in d]
+        rmin = [x.range_min_m if x.range_min_m is not None else np.nan for x in d]
+        rmax = [x.range_max_m if x.range_max_m is not None else np.nan for x in d]
+        olat = [items[k].observer.lat for k in need]
+        olon = [items[k].observer.lon for k in need]
+        lat[need], lon[need], radius[need] = indicative_points(olat, olon, brg, rmin, rmax)
 
     submitter = actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
     ad = _Adapt()
