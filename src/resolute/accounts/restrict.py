@@ -54,9 +54,8 @@ class MarkedModel(models.Model):
 
     resource = ""  # the resource name used in roles.PERMISSIONS
 
-    classification = models.PositiveSmallIntegerField(
-        choices=[(c.value, c.name) for c in Classification], default=Classification.RESTRICTED, db_index=True
-    )
+    # Not indexed: four values, never selective enough to help a query.
+    classification = models.PositiveSmallIntegerField(choices=[(c.value, c.name) for c in Classification], default=Classification.RESTRICTED)
     tlp = models.CharField(max_length=12, choices=[(t, t) for t in TLP_LEVELS], default="AMBER")
     releasable_to = models.CharField(max_length=400, default=f"|{ALL}|", help_text="'|ALL|' or '|FRA|USA|'")
     originator = models.CharField(max_length=3, blank=True, default="")

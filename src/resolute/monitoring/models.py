@@ -188,7 +188,8 @@ class Observation(MarkedModel):
     chain = models.JSONField(default=list, help_text="originating asset first, then each relay")
     incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="observations")
     received_at = models.DateTimeField()
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # No index: "who submitted" is an audit question, and each index costs every bulk insert.
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
     intake = models.CharField(max_length=20, default="api", help_text="api, import, openrosa, cot, demo")
 
     class Meta:
