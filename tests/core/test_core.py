@@ -6,7 +6,6 @@ import ast
 import math
 import itertools
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
