@@ -71,3 +71,21 @@ def test_user_creation_is_audited(users):
     from resolute.audit.models import AuditEntry
 
     assert AuditEntry.objects.filter(action="user.create").count() == len(users)
+
+
+@pytest.mark.django_db
+def test_expired_tokens_and_inactive_users_are_refused(users):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from resolute.accounts.services import authenticate_token, issue_token
+
+    _, old = issue_token("test", users["monitor"], "old", ("read",), expires_at=timezone.now() - dt.timedelta(seconds=1))
+    _, fresh = issue_token("test", users["monitor"], "new", ("read",), expires_at=timezone.now() + dt.timedelta(hours=1))
+    assert authenticate_token(old) is None
+    who = authenticate_token(fresh)
+    assert who.pk == users["monitor"].pk and who.role == "monitor" and who.nation == "FRA" and who.token_scopes == ("read",)
+    users["monitor"].is_active = False
+    users["monitor"].save()
+    assert authenticate_token(fresh) is None
