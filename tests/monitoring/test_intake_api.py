@@ -187,3 +187,10 @@ def test_the_same_client_id_twice_in_one_list_with_other_content_is_409(api, tok
     r = api.post(URL, [item, {**item, "count": 99}], tokens["monitor"])
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "[1].client_id"
     assert Observation.objects.count() == 0
+
+
+def test_the_reply_to_a_single_post_is_exactly_what_was_stored(api, tokens, source):
+    body = observation(attachments=["ab" * 32], chain=["OP-UKR-01", "FRA-HQ"])
+    created = api.post(URL, body, tokens["monitor"]).json()
+    again = api.get(f"{URL}/{created['id']}", tokens["monitor"]).json()
+    assert created == again

@@ -241,7 +241,7 @@ def submit_observations(request):
     fusion.after_intake(result.created)
     status = 201 if result.created else 200
     if single:
-        obs = Observation.objects.select_related("source").get(pk=result.ids[0])
+        obs = result.observation or Observation.objects.select_related("source").get(pk=result.ids[0])
         return Status(status, observation_feature(obs))
     return Status(status, {"created": len(result.created), "existing": len(result.existing), "ids": result.ids})
 

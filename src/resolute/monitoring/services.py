@@ -33,6 +33,8 @@ class IntakeResult:
     # Position i of the submission -> stored id, in submission order.
     ids: list[int] = field(default_factory=list)
     audit_seq: int | None = None
+    # The stored observation, when exactly one was submitted and created.
+    observation: Observation | None = None
 
 
 def content_hash(item: ObservationIn) -> str:
@@ -87,6 +89,7 @@ def _submit(items, hashes, actor, intake, progress) -> IntakeResult:
     if unknown:
         raise InvalidInput("unknown source", unknown)
 
+    created_obs = None
     with transaction.atomic():
         stored: dict = {}
         if len(first_pos) == 1:
@@ -97,6 +100,9 @@ def _submit(items, hashes, actor, intake, progress) -> IntakeResult:
             if pk is not None:
                 stored[items[0].client_id] = (pk, hashes[0])
                 new_pos = [0]
+                # The reply shows what was stored; build it from the row rather than read it back.
+                created_obs = Observation(id=pk, **dict(zip(COLUMNS, rows[0])))
+                created_obs.source = Source(id=rows[0][COLUMNS.index("source_id")], code=items[0].source)
             else:
                 stored.update(_lookup([items[0].client_id]))
                 rows, new_pos = [], []
@@ -123,6 +129,7 @@ def _submit(items, hashes, actor, intake, progress) -> IntakeResult:
 
         created = [stored[items[i].client_id][0] for i in new_pos]
         result = IntakeResult(
+            observation=created_obs,
             created=created,
             existing=[stored[it.client_id][0] for i, it in enumerate(items) if i not in fresh],
             ids=[stored[it.client_id][0] for it in items],
@@ -175,25 +182,44 @@ assert [f.attname for f in _FIELDS] == list(COLUMNS), "COLUMNS must follow Obser
 
 
 class _Adapt:
-    """Conversions for the raw write, matching what Django's fields store on each backend."""
+    """Conversions for the raw write, matching what Django's fields store on each backend.
+    Rows are built with Python values (so the single path can also return a model instance);
+    only the six columns that need it are converted, at write time."""
 
     def __init__(self):
         self.sqlite = connection.vendor == "sqlite"
-        self._json = {}
+        self._json: dict = {}
+        self._time: tuple = (None, None)
+        kinds = {"client_id": self.uuid, "observed_from": self.time, "observed_to": self.time, "received_at": self.time}
+        kinds.update({"attachments": self.json, "chain": self.json})
+        self.columns = [(COLUMNS.index(c), f) for c, f in kinds.items()]
 
     def time(self, v):
+        if v is self._time[0]:  # received_at: one value for the whole batch
+            return self._time[1]
         # Django keeps naive UTC text on SQLite: 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
-        return v.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(" ") if self.sqlite else v
+        out = v.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(" ") if self.sqlite else v
+        self._time = (v, out)
+        return out
 
     def uuid(self, v):
         return v.hex if self.sqlite else v
 
-    def json(self, v: list):
+    def json(self, v):
         # chain and attachments repeat a few values ([source], []) across a feed: adapt each once.
         key = tuple(v)
         out = self._json.get(key)
         if out is None:
             out = self._json[key] = connection.ops.adapt_json_value(list(v), None)
+        return out
+
+    def rows(self, rows: list[tuple]) -> list[list]:
+        out = []
+        for row in rows:
+            row = list(row)
+            for i, f in self.columns:
+                row[i] = f(row[i])
+            out.append(row)
         return out
 
 
@@ -207,7 +233,7 @@ def _insert_returning(row: tuple) -> int | None:
     and PostgreSQL."""
     table, cols, marks = _sql_parts()
     with connection.cursor() as cur:
-        cur.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT (client_id) DO NOTHING RETURNING id", row)
+        cur.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT (client_id) DO NOTHING RETURNING id", _Adapt().rows([row])[0])
         got = cur.fetchone()
     return got[0] if got else None
 
@@ -218,6 +244,7 @@ def _insert(params: list[tuple]) -> None:
     Django's bulk_create is avoided here: it prepares every value through the field machinery
     and packs only ~26 rows of this width per statement on SQLite."""
     table, cols, marks = _sql_parts()
+    params = _Adapt().rows(params)
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
@@ -256,8 +283,7 @@ def _rows(items, hashes, sources, actor, intake) -> list[tuple]:
         lat[need], lon[need], radius[need] = indicative_points(olat, olon, brg, rmin, rmax)
 
     submitter = actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
-    ad = _Adapt()
-    received = ad.time(timezone.now())
+    received = timezone.now()
     rows = []
     for k, (it, h) in enumerate(zip(items, hashes)):
         d = it.direction
@@ -266,15 +292,15 @@ def _rows(items, hashes, sources, actor, intake) -> list[tuple]:
         rows.append(
             (
                 int(Classification[m.classification]), m.tlp, _releasability(tuple(m.releasable_to)), m.originator,
-                ad.uuid(it.client_id), h, it.channel,
-                it.observer.lat, it.observer.lon, it.observer.accuracy_m, ad.time(it.observed_from), ad.time(it.observed_to),
+                it.client_id, h, it.channel,
+                it.observer.lat, it.observer.lon, it.observer.accuracy_m, it.observed_from, it.observed_to,
                 it.event_type, it.perception, it.count, it.weapon_class,
                 loc.lat if loc else None, loc.lon if loc else None, loc.error_m if loc else None,
                 d.bearing_deg if d else None, d.bearing_sigma_deg if d else None, d.compass_sector if d else None,
                 d.range_min_m if d else None, d.range_max_m if d else None,
                 float(lat[k]), float(lon[k]), float(radius[k]),
-                it.narrative, ad.json(it.attachments), sources[it.source], it.grade[0], int(it.grade[1]),
-                ad.json(it.chain or [it.source]), None, received, submitter, intake,
+                it.narrative, it.attachments, sources[it.source], it.grade[0], int(it.grade[1]),
+                it.chain or [it.source], None, received, submitter, intake,
             )
         )  # fmt: skip
     return rows
