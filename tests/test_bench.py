@@ -4,6 +4,7 @@ running or on disk. Timings are printed by the benchmark, never judged here."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import socket
 
@@ -32,7 +33,8 @@ def test_bench_runs_every_path_and_cleans_up(tmp_path):
     assert sum(r.path.startswith("API bulk") for r in report.rows) == 2
     for r in report.rows:
         assert r.backend == "sqlite"
-        assert r.count > 0 and r.seconds > 0 and r.rate > 0, r
+        # Each row carries a figure (a finite, positive rate); how large is the benchmark's business.
+        assert r.count > 0 and math.isfinite(r.rate) and r.rate > 0, r
     assert {r.path.strip() for r in report.rows if r.detail} == {"parse file", "validate", "store", "start-up, exit"}
 
     # The server is gone: its port refuses connections and its process has been reaped.
