@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import uuid
 
@@ -47,25 +48,17 @@ def source(db):
 
 
 def observation(**over) -> dict:
-    """A valid observation payload; keyword arguments replace top-level fields."""
+    """A valid observation payload: the API documentation's example with a fresh client_id and a
+    recent window (observed 2 hours ago); keyword arguments replace top-level fields."""
+    from resolute.monitoring.schemas import OBSERVATION_EXAMPLE
+
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    p = {
-        "client_id": str(uuid.uuid4()),
-        "channel": "observation_post",
-        "observer": {"lat": 47.60, "lon": 35.80, "accuracy_m": 10},
-        "observed_from": (now - dt.timedelta(hours=2)).isoformat(),
-        "observed_to": (now - dt.timedelta(hours=1, minutes=50)).isoformat(),
-        "event_type": "explosion_impact",
-        "perception": "heard",
-        "count": 7,
-        "weapon_class": "artillery_100mm_plus",
-        "direction": {"compass_sector": "SSE", "range_min_m": 1400, "range_max_m": 1600},
-        "narrative": "heard 7 explosions 1.4-1.6 km SSE",
-        "source": "OP-UKR-01",
-        "grade": "B2",
-        "chain": ["OP-UKR-01"],
-        "marking": {"classification": "RESTRICTED", "tlp": "AMBER", "releasable_to": ["ALL"], "originator": "FRA"},
-    }
+    p = copy.deepcopy(OBSERVATION_EXAMPLE)
+    p.update(
+        client_id=str(uuid.uuid4()),
+        observed_from=(now - dt.timedelta(hours=2)).isoformat(),
+        observed_to=(now - dt.timedelta(hours=1, minutes=50)).isoformat(),
+    )
     p.update(over)
     return p
 
