@@ -567,3 +567,16 @@ def test_fuse_points_is_calibrated():
         fix = fuse_points(*PLANE.to_latlon(e, n), sig)
         inside.append(inside95(fix, np.array(PLANE.to_enu(fix.lat, fix.lon))))
     assert 0.93 <= np.mean(inside) <= 0.97
+
+
+def test_inflate_for_scatter_scales_only_overdispersed_fixes():
+    from resolute.core.fusion.locate import Fix, inflate_for_scatter
+
+    base = dict(ok=True, lat=47.5, lon=35.9, cov_enu=((400.0, 0.0), (0.0, 100.0)), semi_major_m=49.0, semi_minor_m=24.5, orientation_deg=90.0)
+    calm = Fix(chi2=1.5, dof=2, **base)
+    assert inflate_for_scatter(calm) is calm
+    noisy = inflate_for_scatter(Fix(chi2=8.0, dof=2, **base))
+    assert noisy.cov_enu[0][0] == pytest.approx(1600.0) and noisy.cov_enu[1][1] == pytest.approx(400.0)
+    assert noisy.semi_major_m == pytest.approx(2 * (400.0 * 5.991) ** 0.5, rel=1e-3) and "chi2/dof" in noisy.reason
+    assert inflate_for_scatter(Fix(ok=False, reason="parallel")).ok is False
+    assert inflate_for_scatter(Fix(chi2=5.0, dof=0, **base)).cov_enu == base["cov_enu"]

@@ -37,6 +37,7 @@ bearings and TDOA alike, over m problems at once.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from itertools import combinations
@@ -309,6 +310,26 @@ def _ellipse(cov: np.ndarray) -> tuple[float, float, float]:
     phi = 0.5 * math.atan2(2.0 * b, a - d)
     orientation = math.degrees(math.pi / 2 - phi) % 180.0
     return math.sqrt(lmax * CHI2_2_95), math.sqrt(lmin * CHI2_2_95), orientation
+
+
+def inflate_for_scatter(fix: Fix) -> Fix:
+    """Scale a fix's covariance by χ²/dof when its residuals scatter more than the stated σ
+    allow (Birge ratio > 1), so the ellipse reflects the scatter actually seen; consistent fits
+    and fits without redundancy are returned unchanged. Reports whose σ is optimistic (compass
+    words, coarse range bands, clocks off) otherwise give ellipses that are too small."""
+    if not fix.ok or fix.dof <= 0 or not math.isfinite(fix.chi2):
+        return fix
+    ratio = fix.chi2 / fix.dof
+    if ratio <= 1.0:
+        return fix
+    cov = np.asarray(fix.cov_enu, float) * ratio
+    major, minor, orientation = _ellipse(cov)
+    note = f"covariance scaled by chi2/dof = {ratio:.2f} for the scatter of the reports"
+    return dataclasses.replace(
+        fix, cov_enu=((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))),
+        semi_major_m=major, semi_minor_m=minor, orientation_deg=orientation,
+        reason=(fix.reason + "; " if fix.reason else "") + note,
+    )  # fmt: skip
 
 
 def _chi2_test(chi2: float, dof: int) -> tuple[float, bool]:

@@ -341,6 +341,7 @@ def _locate(table: ObservationTable, rows: np.ndarray) -> tuple[locate.Fix, list
             fixes.append(fp)
         else:
             notes.append(f"points: {fp.reason}")
+    fixes = [locate.inflate_for_scatter(f) for f in fixes]
     if len(fixes) == 2:
         both = locate.fuse_points([f.lat for f in fixes], [f.lon for f in fixes], cov_enu=[np.asarray(f.cov_enu) for f in fixes])
         return (both if both.ok else fixes[0]), outliers
