@@ -38,3 +38,42 @@ def test_bearing_wraps_around_north():
 def test_empty_inputs_and_bad_sigma():
     assert associate_bearings([], [], [], [], [], [], [], [], [], [], []).tolist() == []
     assert associate_bearings([47.6], [35.8], [np.nan], [0.0], [0.0], [0], [47.6], [35.9], [0.0], [0], [60.0]).tolist() == [-1]
+
+
+def _bearing_to(obs, target):
+    from pyproj import Geod
+
+    az, _, _ = Geod(ellps="WGS84").inv(obs[1], obs[0], target[1], target[0])
+    return az % 360.0
+
+
+def test_crossing_bearings_are_grouped_and_others_are_not():
+    from resolute.core.fusion.associate import triangulate
+
+    target, other = (47.50, 35.90), (47.70, 36.40)
+    obs = [forward(*target, 200.0, 6000.0), forward(*target, 300.0, 7000.0), forward(*target, 60.0, 5000.0), forward(*other, 180.0, 4000.0)]
+    brg = [_bearing_to(o, target) for o in obs[:3]] + [_bearing_to(obs[3], other)]
+    lat, lon = [o[0] for o in obs], [o[1] for o in obs]
+    labels = triangulate(lat, lon, brg, [2.0] * 4, [0.0, 30.0, 60.0, 40.0], [0] * 4, [600.0] * 4, [3000.0] * 4)
+    assert labels[0] == labels[1] == labels[2] >= 0
+    assert labels[3] == -1  # its bearing crosses none of the others near a common point
+    # Same bearings, but one report an hour later or of another family: not grouped with it.
+    late = triangulate(lat[:2], lon[:2], brg[:2], [2.0, 2.0], [0.0, 3600.0], [0, 0], [600.0] * 2, [3000.0] * 2)
+    fam = triangulate(lat[:2], lon[:2], brg[:2], [2.0, 2.0], [0.0, 30.0], [0, 1], [600.0] * 2, [3000.0] * 2)
+    assert late.tolist() == [-1, -1] and fam.tolist() == [-1, -1]
+
+
+def test_parallel_bearings_and_saturated_windows_are_left_alone():
+    from resolute.core.fusion.associate import triangulate
+
+    a, b = (47.5, 35.9), forward(47.5, 35.9, 90.0, 3000.0)
+    assert triangulate([a[0], b[0]], [a[1], b[1]], [0.0, 0.0], [2.0, 2.0], [0.0, 1.0], [0, 0], [600.0] * 2, [3000.0] * 2).tolist() == [-1, -1]
+    n = 300
+    rng = np.random.default_rng(1)
+    lat = 47.5 + rng.uniform(-0.1, 0.1, n)
+    lon = 35.9 + rng.uniform(-0.1, 0.1, n)
+    args = (lat, lon, rng.uniform(0, 360, n), np.full(n, 2.0), np.zeros(n), np.zeros(n, int), np.full(n, 600.0), np.full(n, 3000.0))
+    # Random bearings in a crowd do cross; with the cap at 0 every window counts as saturated
+    # and nothing is paired at all.
+    assert (triangulate(*args) >= 0).any()
+    assert (triangulate(*args, max_per_window=0) == -1).all()

@@ -131,3 +131,104 @@ def associate_points(
         if d[j] <= gate:
             out[k] = order[lo[k] + j]
     return out
+
+
+def triangulate(
+    obs_lat, obs_lon, bearing_deg, sigma_deg, t_s, group, window_s, radius_m,
+    max_range_m: float = 20_000.0, min_angle_deg: float = 10.0, max_per_window: int = 200,
+) -> np.ndarray:  # fmt: skip
+    """Group bearing-only reports that cross each other: a cluster label per report, or -1.
+
+    What an acoustic array or two posts do with bearings alone: two bearings of the same family,
+    from observers at least 200 m apart, within the family's window, that intersect in front of
+    both within `max_range_m` and at an angle of at least `min_angle_deg`, give a candidate point.
+    Candidate points of one family closer than `radius_m` (per report's group, an array) are the
+    same event; reports sharing such points form one group, each report going to the group
+    where it has most crossings. The fix itself is then made by `locate` from the group's
+    bearings (robustly), so a wrong pairing shows up as an outlier, not as a false point.
+
+    Cost: pairs are formed only inside the time window; a window holding more than
+    `max_per_window` reports of one family (a saturated sensor) is not triangulated (those
+    reports stay alone) rather than risk a quadratic blow-up.
+    """
+    obs_lat, obs_lon, bearing_deg, sigma_deg, t_s = (np.asarray(a, dtype=float) for a in (obs_lat, obs_lon, bearing_deg, sigma_deg, t_s))
+    group, window_s, radius_m = np.asarray(group), np.asarray(window_s, dtype=float), np.asarray(radius_m, dtype=float)
+    n = obs_lat.size
+    labels = np.full(n, -1, dtype=np.int64)
+    if n < 2:
+        return labels
+    order = np.lexsort((t_s, group))
+    pts_i, pts_j, px, py = [], [], [], []
+    lat0 = float(np.mean(obs_lat))
+    kx = np.cos(np.radians(lat0)) * EARTH_R * np.pi / 180.0
+    ky = EARTH_R * np.pi / 180.0
+    x, y = obs_lon * kx, obs_lat * ky
+    th = np.radians(bearing_deg)
+    dx, dy = np.sin(th), np.cos(th)
+    for a_pos, a in enumerate(order):
+        if not np.isfinite(th[a]):
+            continue
+        # Reports after `a` in the same group and window (order is by group, then time).
+        hi = a_pos + 1
+        while hi < n and group[order[hi]] == group[a] and t_s[order[hi]] - t_s[a] <= window_s[a]:
+            hi += 1
+        cand = order[a_pos + 1 : hi]
+        if cand.size > max_per_window:
+            continue
+        cand = cand[np.isfinite(th[cand])]
+        if not cand.size:
+            continue
+        # Solve x_a + r_a d_a = x_b + r_b d_b for r_a, r_b (2x2, Cramer's rule).
+        det = dx[cand] * dy[a] - dx[a] * dy[cand]
+        ex, ey = x[cand] - x[a], y[cand] - y[a]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ra = (dx[cand] * ey - dy[cand] * ex) / det
+            rb = (dx[a] * ey - dy[a] * ex) / det
+        angle = np.degrees(np.abs(np.arcsin(np.clip(det, -1.0, 1.0))))
+        ok = (np.hypot(ex, ey) >= 200.0) & (angle >= min_angle_deg) & (ra > 0) & (rb > 0) & (ra <= max_range_m) & (rb <= max_range_m)
+        for b, r in zip(cand[ok], ra[ok]):
+            pts_i.append(a)
+            pts_j.append(b)
+            px.append(x[a] + r * dx[a])
+            py.append(y[a] + r * dy[a])
+    if not pts_i:
+        return labels
+    pi, pj = np.array(pts_i), np.array(pts_j)
+    px, py = np.array(px), np.array(py)
+    # Link crossing points of one family within the radius (union-find over a sorted sweep in x).
+    m = pi.size
+    parent = np.arange(m)
+
+    def find(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    pg = group[pi]
+    rad = radius_m[pi]
+    sweep = np.lexsort((px, pg))
+    for s_pos, p in enumerate(sweep):
+        q_pos = s_pos + 1
+        while q_pos < m and pg[sweep[q_pos]] == pg[p] and px[sweep[q_pos]] - px[p] <= rad[p]:
+            q = sweep[q_pos]
+            if abs(py[q] - py[p]) <= rad[p] and np.hypot(px[q] - px[p], py[q] - py[p]) <= rad[p] and abs(t_s[pi[q]] - t_s[pi[p]]) <= window_s[pi[p]]:
+                parent[find(q)] = find(p)
+            q_pos += 1
+    roots = np.array([find(k) for k in range(m)])
+    # Each report joins the point cluster where it has most crossings.
+    votes: dict[int, dict[int, int]] = {}
+    for k in range(m):
+        for r in (pi[k], pj[k]):
+            v = votes.setdefault(int(r), {})
+            v[roots[k]] = v.get(roots[k], 0) + 1
+    cluster_of = {r: max(v.items(), key=lambda kv: (kv[1], -kv[0]))[0] for r, v in votes.items()}
+    members: dict[int, list[int]] = {}
+    for r, c in cluster_of.items():
+        members.setdefault(c, []).append(r)
+    next_label = 0
+    for c in sorted(members, key=lambda c: min(members[c])):
+        if len(members[c]) >= 2:
+            labels[members[c]] = next_label
+            next_label += 1
+    return labels

@@ -46,7 +46,7 @@ from resolute.core.grading import yardstick
 from resolute.core.markings import ALL, TLP_LEVELS
 
 from . import attribute, confidence, locate
-from .associate import associate_bearings, associate_points
+from .associate import associate_bearings, triangulate, associate_points
 from .correlate import Params, correlate, reconcile
 from .params import FAMILY_NAMES, GROUP_OF
 
@@ -193,6 +193,17 @@ def _labels(table: ObservationTable, params: dict[int, Params], timings: dict[st
             joined = np.full(loose.size, -1)
         labels[loose] = joined
         alone = loose[joined < 0]
+        # 3. Bearings still alone that cross each other are triangulated into new incidents.
+        if alone.size >= 2:
+            brg, sig = _bearings(table, alone)
+            tri = triangulate(
+                table.observer_lat[alone], table.observer_lon[alone], brg, sig, t[alone], group[alone],
+                window[group[alone]], np.array([params[g].radius_m for g in group[alone]]),
+            )  # fmt: skip
+            found = tri >= 0
+            labels[alone[found]] = next_label + tri[found]
+            next_label += int(tri.max()) + 1 if found.any() else 0
+            alone = alone[~found]
         labels[alone] = np.arange(next_label, next_label + alone.size)
     _tick(timings, "associate", clock)
     return labels
