@@ -12,8 +12,9 @@ Steps
    uncertainties and their time interval (`associate_points`); the rest cluster among
    themselves or stand alone (one credible report is still a reported event).
 2. Bearing-only reports without range join the incident they point at (`associate_bearings`,
-   gated on the bearing's σ combined with the incident's own position uncertainty), or stand
-   alone without a fix.
+   gated on the bearing's σ combined with the incident's own position uncertainty); those left
+   over that cross each other are triangulated into new incidents (`triangulate`); the rest
+   stand alone without a fix.
 3. `correlate.reconcile` keeps incident identities stable against the previous assignment.
 4. Each incident is located from its distinct measurements (a relay repeating its origin's
    bearing or point counts once): bearings (and bands) by `locate.fix_from_bearings`, refusing a
@@ -46,7 +47,7 @@ from resolute.core.grading import yardstick
 from resolute.core.markings import ALL, TLP_LEVELS
 
 from . import attribute, confidence, locate
-from .associate import associate_bearings, triangulate, associate_points
+from .associate import associate_bearings, associate_points, triangulate
 from .correlate import Params, correlate, reconcile
 from .params import FAMILY_NAMES, GROUP_OF
 
