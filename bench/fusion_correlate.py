@@ -20,39 +20,11 @@ import tracemalloc
 
 import numpy as np
 
+from resolute.bench_fusion import T0, synthetic_points
 from resolute.core.fusion import correlate as fc
 
-DAY = 86_400.0
-T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
-
-
-def synthetic(n: int, seed: int = 7):
-    """(lat, lon, t) degrees / degrees / seconds UTC of n synthetic reports."""
-    rng = np.random.default_rng(seed)
-    n_noise = n // 5
-    n_events_reports = n - n_noise
-    n_events = n_events_reports // 10
-    front = rng.random(n_events) < 0.7
-    elon = rng.uniform(30.0, 43.5, n_events)
-    elat = np.where(
-        front,
-        48.2 + 0.9 * np.sin(elon * 0.9) + rng.uniform(-0.18, 0.18, n_events),
-        rng.uniform(46.0, 50.5, n_events),
-    )
-    et = T0 + rng.uniform(0.0, 7 * DAY, n_events)
-    per = 1 + rng.poisson(9.0, n_events)
-    per = per * n_events_reports // per.sum() + 1  # scale to the wanted count
-    ev = np.repeat(np.arange(n_events), per)[:n_events_reports]
-    ev = np.r_[ev, rng.integers(0, n_events, n_events_reports - ev.size)]
-    m_per_deg = 111_200.0
-    lat = elat[ev] + rng.normal(0.0, 800.0, ev.size) / m_per_deg
-    lon = elon[ev] + rng.normal(0.0, 800.0, ev.size) / (m_per_deg * np.cos(np.radians(elat[ev])))
-    t = et[ev] + rng.normal(0.0, 120.0, ev.size)
-    lat = np.r_[lat, rng.uniform(46.0, 50.5, n_noise)]
-    lon = np.r_[lon, rng.uniform(30.0, 43.5, n_noise)]
-    t = np.r_[t, T0 + rng.uniform(0.0, 7 * DAY, n_noise)]
-    perm = rng.permutation(n)
-    return lat[perm], lon[perm], t[perm]
+# One generator for this script and `resolute bench fusion` (the installed package holds it).
+synthetic = synthetic_points
 
 
 def main(argv=None) -> None:
