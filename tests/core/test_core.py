@@ -90,3 +90,19 @@ def test_hash_chain_detects_any_single_change():
         forged[k][1] = {**forged[k][1], field: "forged"}
         out = list(chain.verify([tuple(x) for x in forged]))
         assert isinstance(out[-1], chain.Break) and out[-1].seq == k + 1
+
+
+def test_combined_marking_is_the_most_restrictive():
+    from resolute.core.markings import combine
+
+    a = Marking(Classification.RESTRICTED, "GREEN", (ALL,), "FRA")
+    b = Marking(Classification.SECRET, "AMBER", ("USA", "GBR"), "USA")
+    c = Marking(Classification.CONFIDENTIAL, "RED", ("GBR", "POL"), "GBR")
+    assert combine([a]) == a
+    assert combine([a, b]) == Marking(Classification.SECRET, "AMBER", ("GBR", "USA"), "USA")
+    m = combine([a, b, c])
+    assert (m.classification, m.tlp, m.releasable_to) == (Classification.SECRET, "RED", ("GBR",))
+    # Disjoint REL TO lists leave only the originator.
+    assert combine([Marking(releasable_to=("FRA",), originator="FRA"), Marking(releasable_to=("DEU",), originator="FRA")]).releasable_to == ("FRA",)
+    with pytest.raises(ValueError):
+        combine([])

@@ -79,3 +79,36 @@ def may_read(reader: Reader, marking: Marking) -> bool:
     return ALL in marking.releasable_to or reader.nation in marking.releasable_to or (
         reader.nation != "" and reader.nation == marking.originator
     )
+
+
+def combine(markings) -> Marking:
+    """The most restrictive marking of several records: what a record built from all of them
+    (an incident from observations, a case from its evidence) must carry so that it never
+    reveals more than its least releasable input.
+
+    Highest classification and TLP; REL TO the nations every input is releasable to (ALL is
+    neutral); when those lists share no nation, originator-only. The originator is the common
+    one, else the most restrictive input's (its RED or originator-only terms must keep holding).
+    """
+    markings = list(markings)
+    if not markings:
+        raise ValueError("combine needs at least one marking")
+    strict = max(markings, key=lambda m: (int(m.classification), TLP_LEVELS.index(m.tlp)))
+    rel: set[str] | None = None
+    for m in markings:
+        if ALL not in m.releasable_to:
+            rel = set(m.releasable_to) if rel is None else rel & set(m.releasable_to)
+    origins = {m.originator for m in markings}
+    originator = origins.pop() if len(origins) == 1 else strict.originator
+    if rel is None:
+        releasable: tuple[str, ...] = (ALL,)
+    elif rel:
+        releasable = tuple(sorted(rel))
+    else:
+        releasable = (originator or "ZZZ",)
+    return Marking(
+        classification=Classification(max(int(m.classification) for m in markings)),
+        tlp=max((m.tlp for m in markings), key=TLP_LEVELS.index),
+        releasable_to=releasable,
+        originator=originator,
+    )

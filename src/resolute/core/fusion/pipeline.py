@@ -44,7 +44,8 @@ import numpy as np
 
 from resolute.core.geo import sector_bearing
 from resolute.core.grading import yardstick
-from resolute.core.markings import ALL, TLP_LEVELS
+from resolute.core.markings import ALL, Classification, Marking
+from resolute.core.markings import combine as combine_markings
 
 from . import attribute, confidence, locate
 from .associate import associate_bearings, associate_points, triangulate
@@ -372,25 +373,11 @@ def _fuse_points(table: ObservationTable, p: np.ndarray) -> locate.Fix:
 
 
 def _markings(table: ObservationTable, rows: np.ndarray) -> tuple[int, str, tuple[str, ...], str]:
-    cls = int(table.classification[rows].max())
-    tlp = max((table.tlp[r] for r in rows), key=TLP_LEVELS.index)
-    rel: set[str] | None = None
-    for r in rows:
-        codes = set(table.releasable_to[r])
-        if ALL not in codes:
-            rel = codes if rel is None else rel & codes
-    origins = {table.originator[r] for r in rows}
-    # The most restrictive member decides the originator when members disagree: it is the one
-    # whose TLP:RED or originator-only terms must keep holding.
-    strict = max(rows, key=lambda r: (int(table.classification[r]), TLP_LEVELS.index(table.tlp[r])))
-    originator = origins.pop() if len(origins) == 1 else table.originator[strict]
-    if rel is None:
-        releasable = (ALL,)
-    elif rel:
-        releasable = tuple(sorted(rel))
-    else:
-        releasable = (originator,) if originator else (table.originator[strict] or "ZZZ",)
-    return cls, tlp, releasable, originator
+    m = combine_markings(
+        Marking(Classification(int(table.classification[r])), table.tlp[r], tuple(table.releasable_to[r]) or (ALL,), table.originator[r])
+        for r in rows
+    )
+    return int(m.classification), m.tlp, m.releasable_to, m.originator
 
 
 def assemble(
