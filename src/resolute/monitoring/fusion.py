@@ -32,6 +32,7 @@ from resolute.core.fusion.pipeline import ObservationTable, assemble
 from resolute.core.markings import decode_releasability, encode_releasability
 
 from .models import ContactLine, Incident, Observation, Source
+from .signals import incidents_fused
 
 log = logging.getLogger(__name__)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -55,6 +56,7 @@ class FusionReport:
     located: int = 0
     seconds: dict = field(default_factory=dict)
     audit_seq: int | None = None
+    incident_ids: list = field(default_factory=list)  # every incident the run wrote, merged or dissolved
 
 
 def _params():
@@ -198,6 +200,7 @@ def fuse(actor, since: dt.datetime | None = None, observation_ids=None, progress
             )  # fmt: skip
             report.audit_seq = entry.seq
         report.seconds["write"] = time.perf_counter() - clock
+        incidents_fused.send(sender=fuse, incident_ids=report.incident_ids)
         return report
     raise FusionConflict("observations kept changing under the fusion run; try again")
 
@@ -260,6 +263,7 @@ def _write(result, table: ObservationTable, report: FusionReport) -> None:
     report.split = len(rec.splits)
     report.dissolved = len(rec.dissolved)
     report.located = sum(1 for d in drafts if d.fix.ok)
+    report.incident_ids = sorted({inc.pk for inc in incidents} | {m.absorbed_id for m in rec.merges} | set(rec.dissolved))
 
 
 def _update(incidents: list[Incident], fields) -> None:

@@ -349,3 +349,33 @@ def load_reference_data(actor, path=None) -> dict:
         if added:
             audit.record(actor, "reference.load", "reference", path.name, after={"added": added})
     return {"parties": Party.objects.count(), "members": CoalitionMember.objects.count(), "added": added}
+
+
+def publish_contact_line(actor, name: str, valid_from, line: dict, side_a_area: dict, side_a: str, side_b: str, drawing_sigma_m: float):
+    """Give fusion a new contact line to attribute against, valid from `valid_from` (the
+    agreement publishes its line here when a version enters into force). Lines are never
+    edited: a new drawing is a new row, so past attributions stay reproducible."""
+    from .models import ContactLine
+
+    with transaction.atomic():
+        row = ContactLine.objects.create(
+            name=name, valid_from=valid_from, line=line, side_a_area=side_a_area, side_a=side_a, side_b=side_b, drawing_sigma_m=drawing_sigma_m
+        )
+        audit.record(actor, "contact_line.publish", "contact_line", row.pk, after={"name": name, "valid_from": valid_from.isoformat(), "points": len(line.get("coordinates", []))})
+    return row
+
+
+INCIDENT_OUTCOMES = ("verified", "not_verified", "refuted")
+
+
+def set_incident_status(actor, incident, status: str) -> None:
+    """Record the verification outcome on the incident (called by the verification service
+    inside its transaction). Fusion keeps the status when it re-fuses the incident."""
+    from .models import Incident
+
+    if status not in INCIDENT_OUTCOMES:
+        raise InvalidInput("bad status", [{"field": "status", "message": f"one of {', '.join(INCIDENT_OUTCOMES)}"}])
+    with transaction.atomic():
+        before = Incident.objects.filter(pk=incident.pk).values_list("status", flat=True).first()
+        Incident.objects.filter(pk=incident.pk).update(status=status)
+        audit.record(actor, "incident.status", "incident", incident.pk, before={"status": before}, after={"status": status})
