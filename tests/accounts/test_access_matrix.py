@@ -15,24 +15,64 @@ import pytest
 from resolute.accounts import roles
 from resolute.accounts.restrict import reader_of
 from resolute.core.markings import Classification, Marking, decode_releasability, may_read
+from resolute.agreement.models import Finding
+from resolute.commission.models import ActivationEvent, Case, Decision, Proposal, ReliabilityDay, Verification
 from resolute.monitoring.models import Incident, Observation, Source
+from tests.agreement.conftest import agreement_v1  # noqa: F401  (fixture)
 from resolute.web.api import api
 from tests.conftest import ROLE_USERS, observation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.db_backends]
 
-# path template -> (method, resource returned or written)
+# (method, path template) -> resource returned (GET), or (action, resource) needed (writes)
 ROUTES = {
     ("GET", "/api/v1/observations"): "observation",
     ("GET", "/api/v1/observations/{obs_id}"): "observation",
-    ("POST", "/api/v1/observations"): "observation",
+    ("POST", "/api/v1/observations"): ("add", "observation"),
     ("GET", "/api/v1/incidents"): "incident",
     ("GET", "/api/v1/incidents/{incident_id}"): "incident",
     ("GET", "/api/v1/sources"): "source",
     ("GET", "/api/v1/parties"): "party",
     ("GET", "/api/v1/members"): "member",
+    ("GET", "/api/v1/agreement/versions"): "agreement",
+    ("GET", "/api/v1/agreement/in-force"): "agreement",
+    ("GET", "/api/v1/agreement/versions/{number}"): "agreement",
+    ("GET", "/api/v1/findings"): "finding",
+    ("POST", "/api/v1/agreement/judge"): ("change", "incident"),
+    ("GET", "/api/v1/verifications"): "verification",
+    ("POST", "/api/v1/verifications"): ("add", "verification"),
+    ("GET", "/api/v1/verifications/{vid}"): "verification",
+    ("POST", "/api/v1/verifications/{vid}/lock"): ("review", "verification"),
+    ("DELETE", "/api/v1/verifications/{vid}/lock"): ("review", "verification"),
+    ("POST", "/api/v1/verifications/{vid}/review"): ("review", "verification"),
+    ("POST", "/api/v1/verifications/{vid}/task"): ("review", "verification"),
+    ("POST", "/api/v1/verifications/{vid}/report"): ("investigate", "verification"),
+    ("POST", "/api/v1/verifications/{vid}/access-denied"): ("investigate", "verification"),
+    ("POST", "/api/v1/verifications/{vid}/conclude"): ("review", "verification"),
+    ("GET", "/api/v1/commission/seats"): "member",
+    ("GET", "/api/v1/cases"): "case",
+    ("POST", "/api/v1/cases"): ("refer", "case"),
+    ("GET", "/api/v1/cases/{cid}"): "case",
+    ("POST", "/api/v1/cases/{cid}/evidence"): ("chair", "case"),
+    ("POST", "/api/v1/cases/{cid}/invite"): ("chair", "case"),
+    ("POST", "/api/v1/cases/{cid}/responses"): ("chair", "case"),
+    ("POST", "/api/v1/cases/{cid}/notes"): ("vote", "case"),
+    ("POST", "/api/v1/cases/{cid}/deliberation"): ("chair", "case"),
+    ("POST", "/api/v1/cases/{cid}/proposals"): ("chair", "case"),
+    ("POST", "/api/v1/cases/{cid}/votes"): ("vote", "case"),
+    ("POST", "/api/v1/cases/{cid}/close"): ("chair", "case"),
+    ("POST", "/api/v1/cases/{cid}/publish"): ("chair", "case"),
+    ("GET", "/api/v1/decisions"): "decision",
+    ("GET", "/api/v1/decisions/{did}"): "decision",
+    ("GET", "/api/v1/activations"): "activation",
+    ("GET", "/api/v1/reliability"): "reliability",
 }
-MODELS = {"observation": Observation, "incident": Incident, "source": Source}
+MODELS = {
+    "observation": Observation, "incident": Incident, "source": Source, "finding": Finding, "verification": Verification,
+    "case": Case, "decision": Decision, "activation": ActivationEvent, "reliability": ReliabilityDay,
+}  # fmt: skip
+# Path parameters of reference routes (no markings): an existing record.
+REFERENCE_PARAMS = {"number": "1"}
 
 RELEASABILITY = (("ALL",), ("USA",), ("FRA", "DEU"), ("GBR",))
 TLPS = ("CLEAR", "GREEN", "AMBER", "RED")
@@ -44,7 +84,7 @@ def _markings():
 
 
 @pytest.fixture
-def marked_world(source):
+def marked_world(source, agreement_v1, users):
     """One observation, incident and source per point of the marking lattice (4×4×4 = 64 each)."""
     from resolute.monitoring import services
     from resolute.monitoring.schemas import ObservationIn
@@ -65,7 +105,30 @@ def marked_world(source):
     obs_ids = list(Observation.objects.values_list("pk", flat=True))
     # Attach every observation to one incident, so the incident detail route lists members.
     Observation.objects.update(incident=Incident.objects.order_by("pk").first())
+    _commission_records(agreement_v1, users)
     return obs_ids
+
+
+def _commission_records(version, users):
+    """One finding, verification, case, decision, activation and reliability day per point of
+    the marking lattice."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.timezone.utc)
+    incident = Incident.objects.order_by("pk").first()
+    provision = version.provisions.first()
+    for k, m in enumerate(_markings()):
+        marks = dict(classification=m.classification, tlp=m.tlp, releasable_to="|" + "|".join(m.releasable_to) + "|", originator=m.originator)
+        Finding.objects.create(
+            incident=incident, version=version, provision=provision, rule_type=provision.rule_type, severity=2, party="RUS", p_party=0.9,
+            p_violation=0.9, explanation="x", judged_at=now, **marks,
+        )  # fmt: skip
+        Verification.objects.create(incident=incident, allegation="x", allegation_source="party", alleged_by=users["analyst"], received_at=now, review_due=now, **marks)
+        case = Case.objects.create(number=f"T-{k}", title="t", origin="referral", opened_by="t", opened_at=now, rule={"quorum": 0.5}, **marks)
+        proposal = Proposal.objects.create(case=case, number=1, breach_class="armed_attack", rationale="r", proposed_by="t", proposed_at=now, status="adopted")
+        decision = Decision.objects.create(case=case, proposal=proposal, breach_class="armed_attack", rationale="r", tally={}, decided_by="t", decided_at=now, **marks)
+        ActivationEvent.objects.create(decision=decision, determined_at=now, payload={}, **marks)
+        ReliabilityDay.objects.create(day=now.date() - dt.timedelta(days=k), index=0, count=0, serious=0, calm=True, computed_at=now, **marks)
 
 
 def _marking_of(rec) -> Marking:
@@ -81,6 +144,10 @@ def _visible(user, resource):
 
 
 def _ids_in(body, resource):
+    if isinstance(body, dict) and "items" in body:
+        return [item["id"] for item in body["items"]], body.get("next")
+    if isinstance(body, dict) and "id" in body:
+        return [body["id"]], None
     if isinstance(body, dict) and body.get("type") == "FeatureCollection":
         return [f["id"] for f in body["features"]], body.get("next")
     if isinstance(body, dict) and body.get("type") == "Feature":
@@ -111,6 +178,10 @@ def test_no_route_returns_what_a_role_may_not_see(api, marked_world, users, toke
             if method != "GET":
                 continue
             allowed = _visible(user, resource) if resource in MODELS else None
+            if resource not in MODELS and ("{" in path or path.endswith("in-force")):
+                r = api.get(path.replace("{number}", REFERENCE_PARAMS["number"]), token)
+                assert r.status_code == (200 if roles.allows(user, roles.VIEW, resource) else 404), (who, path)
+                continue
             if "{" in path:
                 for rec in MODELS[resource].objects.all():
                     r = api.get(path.split("{")[0] + str(rec.pk), token)
@@ -136,19 +207,53 @@ def test_no_route_returns_what_a_role_may_not_see(api, marked_world, users, toke
                 assert seen == [] and r.json() == [], (who, path)
 
 
-def test_writes_outside_the_role_are_refused(api, source, users, tokens):
-    for role, token in [*tokens.items(), ("anonymous", None)]:
-        for (method, path), resource in ROUTES.items():
-            if method != "POST":
+def _write_bodies():
+    import datetime as dt
+
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat()
+    # Valid bodies, so that what refuses the request is the permission, not validation.
+    return {
+        "/api/v1/observations": observation(), "/api/v1/agreement/judge": {"incident_ids": [1]},
+        "/api/v1/verifications": {"allegation": "x"}, "/lock": {}, "/review": {"admissible": True},
+        "/task": {"team": "T", "team_lead": "monitor-user", "deadline": later}, "/report": {"findings": "f"},
+        "/access-denied": {"lat": 48.0, "lon": 36.2}, "/conclude": {"outcome": "verified"}, "/api/v1/cases": {"title": "t"},
+        "/evidence": {}, "/invite": {"deadline": later}, "/responses": {"party": "UKR", "text": "t"}, "/notes": {"text": "t"},
+        "/deliberation": {}, "/proposals": {"breach_class": "minor", "rationale": "r"}, "/votes": {"choice": "yes"}, "/close": {}, "/publish": {},
+    }  # fmt: skip
+
+
+def test_writes_outside_the_role_are_refused_and_change_nothing(api, marked_world, users, tokens):
+    from resolute.audit.models import AuditEntry
+
+    bodies = _write_bodies()
+    # Targets every coalition reader may see, so that a refusal is about the role, not visibility.
+    open_item = Verification.objects.filter(classification=0, releasable_to="|ALL|", tlp="CLEAR").first()
+    decided = Case.objects.filter(classification=0, releasable_to="|ALL|", tlp="CLEAR").first()
+    checked = 0
+    for who, token in [*tokens.items(), ("anonymous", None)]:
+        user = users.get(who)
+        for (method, path), need in ROUTES.items():
+            if method == "GET":
                 continue
-            before = MODELS[resource].objects.count()
-            r = api.post(path, observation(), token)
-            user = users.get(role)
-            if user is not None and roles.allows(user, roles.ADD, resource):
-                assert r.status_code == 201, (role, path, r.content)
+            action, resource = need
+            if user is not None and roles.allows(user, action, resource):
+                continue  # allowed writes are walked in the workflow tests
+            url = path.replace("{vid}", str(open_item.pk)).replace("{cid}", str(decided.pk))
+            body = bodies.get(path) or bodies["/" + path.rsplit("/", 1)[-1]]
+            before = AuditEntry.objects.count()
+            if method == "DELETE":
+                r = api.c.delete(url, **({"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}))
             else:
-                assert r.status_code in (401, 403), (role, path)
-                assert MODELS[resource].objects.count() == before, (role, path, "nothing written")
+                r = api.post(url, body, token)
+            assert r.status_code in (401, 403, 404), (who, method, path, r.status_code, r.content[:300])
+            assert AuditEntry.objects.count() == before, (who, path, "nothing written")
+            checked += 1
+    assert checked > 100
+
+
+def test_writers_may_write(api, source, tokens):
+    for role in ("monitor", "analyst", "administrator"):
+        assert api.post("/api/v1/observations", observation(), tokens[role]).status_code == 201, role
 
 
 def test_public_sees_only_public_clear_all(api, marked_world):

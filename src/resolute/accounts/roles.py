@@ -23,26 +23,39 @@ class Role(models.TextChoices):
 
 
 VIEW, ADD, CHANGE = "view", "add", "change"
+# Workflow actions (field verification and the Commission); each is a write.
+REVIEW, INVESTIGATE, REFER, VOTE, CHAIR = "review", "investigate", "refer", "vote", "chair"
 
 _READ_MONITORING = {(VIEW, "observation"), (VIEW, "incident"), (VIEW, "source"), (VIEW, "party"), (VIEW, "member")}
+_READ_AGREEMENT = {(VIEW, "agreement"), (VIEW, "finding")}
+# What the guarantee side reads of element 1: decisions, the armed-attack activation and the
+# reliability index that gates deployment.
+_READ_OUTCOMES = {(VIEW, "decision"), (VIEW, "activation"), (VIEW, "reliability")}
+_READ_COMMISSION = {(VIEW, "verification"), (VIEW, "case")} | _READ_OUTCOMES
 
 PERMISSIONS: dict[str, frozenset[tuple[str, str]]] = {
     Role.ADMINISTRATOR: frozenset(
-        _READ_MONITORING
-        | {(ADD, "observation"), (CHANGE, "incident"), (ADD, "source"), (VIEW, "audit"), (CHANGE, "user"), (ADD, "token")}
+        _READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION
+        | {(ADD, "observation"), (CHANGE, "incident"), (ADD, "source"), (VIEW, "audit"), (CHANGE, "user"), (ADD, "token"), (CHANGE, "agreement")}
     ),
-    Role.MONITOR: frozenset(_READ_MONITORING | {(ADD, "observation"), (ADD, "token")}),
-    Role.ANALYST: frozenset(_READ_MONITORING | {(ADD, "observation"), (CHANGE, "incident"), (ADD, "source"), (ADD, "token")}),
-    Role.COMMISSIONER: frozenset(_READ_MONITORING),
-    Role.CHAIR: frozenset(_READ_MONITORING),
-    Role.DELEGATE: frozenset(_READ_MONITORING),
-    Role.LEDGER_OFFICER: frozenset({(VIEW, "incident"), (VIEW, "party"), (VIEW, "member")}),
-    # The public reads what is marked PUBLIC/CLEAR/REL ALL and nothing else (see markings).
-    Role.PUBLIC: frozenset({(VIEW, "observation"), (VIEW, "incident"), (VIEW, "party"), (VIEW, "member")}),
+    Role.MONITOR: frozenset(
+        _READ_MONITORING | _READ_AGREEMENT | {(VIEW, "verification"), (ADD, "observation"), (ADD, "token"), (ADD, "verification"), (INVESTIGATE, "verification")}
+    ),
+    Role.ANALYST: frozenset(
+        _READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION
+        | {(ADD, "observation"), (CHANGE, "incident"), (ADD, "source"), (ADD, "token"), (ADD, "verification"), (REVIEW, "verification")}
+    ),
+    Role.COMMISSIONER: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | {(REFER, "case"), (VOTE, "case"), (ADD, "token")}),
+    Role.CHAIR: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | {(REFER, "case"), (VOTE, "case"), (CHAIR, "case"), (ADD, "token")}),
+    Role.DELEGATE: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | {(REFER, "case")}),
+    Role.LEDGER_OFFICER: frozenset({(VIEW, "incident"), (VIEW, "party"), (VIEW, "member"), (VIEW, "agreement")} | _READ_OUTCOMES),
+    # The public reads what is marked PUBLIC/CLEAR/REL ALL and nothing else (see markings):
+    # of the Commission, only published decisions are so marked.
+    Role.PUBLIC: frozenset({(VIEW, "observation"), (VIEW, "incident"), (VIEW, "party"), (VIEW, "member"), (VIEW, "agreement"), (VIEW, "decision")}),
 }
 
 # Token scopes narrow what a token may do whatever the owner's role allows.
-SCOPES = {"read": {VIEW}, "write": {ADD, CHANGE}}
+SCOPES = {"read": {VIEW}, "write": {ADD, CHANGE, REVIEW, INVESTIGATE, REFER, VOTE, CHAIR}}
 
 
 def allows(user, action: str, resource: str) -> bool:

@@ -92,9 +92,13 @@ def _unexpected(request, exc):
 
 
 def _register_routers() -> None:
+    from resolute.agreement.api import router as agreement
+    from resolute.commission.api import router as commission
     from resolute.monitoring.api import router as monitoring
 
     api.add_router("/", monitoring)
+    api.add_router("/", agreement)
+    api.add_router("/", commission)
 
 
 _register_routers()

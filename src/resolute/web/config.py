@@ -109,3 +109,20 @@ def int_setting(name: str, default: int) -> int:
     if value <= 0:
         raise ConfigError(f"RESOLUTE_{name} must be positive")
     return value
+
+
+def json_setting(name: str, default: dict) -> dict:
+    """A JSON object from RESOLUTE_<name>, merged over the default (so one key can be changed);
+    the consumer validates the keys (e.g. DecisionRule.from_mapping) at start-up."""
+    import json
+
+    raw = env(name)
+    if raw is None:
+        return dict(default)
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"RESOLUTE_{name} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"RESOLUTE_{name} must be a JSON object")
+    return {**default, **value}

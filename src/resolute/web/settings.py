@@ -21,6 +21,8 @@ INSTALLED_APPS = [
     "resolute.accounts",
     "resolute.audit",
     "resolute.monitoring",
+    "resolute.agreement",
+    "resolute.commission",
     "resolute.demo",
     "resolute.web",
 ]
@@ -100,6 +102,15 @@ FUTURE_TOLERANCE_S = config.int_setting("FUTURE_TOLERANCE_S", 300)
 # fuses new observations into incidents in the background as they arrive.
 FUSION_PARAMS_FILE = config.env("FUSION_PARAMS")
 FUSION_ON_INTAKE = config.env("FUSION_ON_INTAKE", "1") == "1"
+
+# Verification and the Special Commission (docs/operations.md).
+VERIFICATION_LOCK_MINUTES = config.int_setting("VERIFICATION_LOCK_MINUTES", 30)
+VERIFICATION_REVIEW_HOURS = config.int_setting("VERIFICATION_REVIEW_HOURS", 24)
+COMMISSION_MIN_SEVERITY = config.int_setting("COMMISSION_MIN_SEVERITY", 3)
+COMMISSION_RULE = config.json_setting("COMMISSION_RULE", {"quorum": 2 / 3, "mode": "qualified_majority", "threshold": 2 / 3, "casting_vote": True})
+RELIABILITY_RULE = config.json_setting("RELIABILITY_RULE", {"window_days": 14, "threshold": 5.0, "serious_severity": 4})
+# Deadlines are stored in UTC and shown in this zone (the mission's local time).
+DISPLAY_TIME_ZONE = config.env("DISPLAY_TIME_ZONE", "Europe/Kyiv")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
