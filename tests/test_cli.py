@@ -47,7 +47,9 @@ def test_demo_loads_a_week_into_sqlite_in_wal_mode(demo_dir):
     db = tmp / "data" / "resolute.sqlite3"
     with sqlite3.connect(db) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert con.execute("SELECT COUNT(*) FROM monitoring_observation").fetchone()[0] == loaded
+        # the week, and the access denial the demo's verification walk records
+        assert con.execute("SELECT COUNT(*) FROM monitoring_observation WHERE intake = 'demo'").fetchone()[0] == loaded
+        assert con.execute("SELECT COUNT(*) FROM monitoring_observation WHERE intake = 'verification'").fetchone()[0] == 1
         # the ground truth is stored apart, not on the observations
         assert con.execute("SELECT COUNT(*) FROM demo_trueevent").fetchone()[0] > 100
         cols = [r[1] for r in con.execute("PRAGMA table_info(monitoring_observation)")]

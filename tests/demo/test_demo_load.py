@@ -10,6 +10,8 @@ import pytest
 from resolute.audit import services as audit
 from resolute.demo import services as demo
 from resolute.demo.models import ScenarioRun, TrueEvent, TruthLink
+from resolute.agreement.models import AgreementVersion, Finding
+from resolute.commission.models import AccessDenial, ActivationEvent, Case, Decision, ReliabilityDay, Verification
 from resolute.monitoring.models import CoalitionMember, Observation, Party
 
 pytestmark = [pytest.mark.django_db, pytest.mark.db_backends]
@@ -18,17 +20,40 @@ pytestmark = [pytest.mark.django_db, pytest.mark.db_backends]
 def test_demo_loads_once_and_reloads_identically():
     first = demo.load_demo(seed=3, password="a demo password 1")
     n = Observation.objects.count()
-    assert n == first["observations loaded"] > 1000
+    # The week, plus the access denial the demo's verification walk records.
+    assert n == first["observations loaded"] + 1 and n > 1000
+    assert Observation.objects.filter(intake="verification", event_type="movement_restriction").count() == 1
     run = ScenarioRun.objects.get(seed=3)
     assert TrueEvent.objects.filter(run=run).count() > 100
-    assert TruthLink.objects.filter(run=run).count() >= n
+    assert TruthLink.objects.filter(run=run).count() >= n - 1
     false_reports = TruthLink.objects.filter(run=run, truth_id__isnull=True).count()
     assert false_reports > 0
 
     again = demo.load_demo(seed=3, password="another password 2")
     assert again["observations loaded"] == 0 and Observation.objects.count() == n
     assert ScenarioRun.objects.count() == 1
+    assert Case.objects.count() == 1 and AgreementVersion.objects.count() == 1
     assert audit.verify().ok
+
+
+def test_demo_shows_the_whole_path_to_a_pending_activation():
+    """observations → incident → findings → verification → verified → case → vote → decision
+    with measures → (armed attack) pending activation."""
+    summary = demo.load_demo(seed=3)
+    case = Case.objects.get()
+    v = case.verification
+    assert v.state == "verified" and v.incident.status == "verified" and v.reports.exists()
+    assert Finding.objects.filter(incident=v.incident, current=True, exempt=False, severity__gte=3).exists()
+    decision = Decision.objects.get(case=case)
+    assert case.state == "published" and decision.published_at and decision.dissenting
+    assert decision.measures and decision.tally["adopted"]
+    if decision.breach_class == "armed_attack":
+        assert ActivationEvent.objects.get(decision=decision).status == "pending"
+    assert summary["decision path: case"] == case.number
+    # The queue has work left in it, and the denial of access is on record.
+    assert Verification.objects.filter(state="received").count() >= 1
+    assert AccessDenial.objects.count() == 1
+    assert ReliabilityDay.objects.exists()
 
 
 def test_demo_week_ends_before_now_at_the_daily_cut_off():

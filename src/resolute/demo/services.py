@@ -14,10 +14,14 @@ from resolute.audit import services as audit
 from resolute.core.markings import Classification
 from resolute.monitoring import services as monitoring
 from resolute.monitoring import fusion
-from resolute.monitoring.models import ContactLine, Incident, Observation, Source
+from resolute.agreement import services as agreement
+from resolute.agreement.models import Finding
+from resolute.monitoring.models import Incident, Observation, Source
 from resolute.monitoring.schemas import ObservationIn
 
+from . import path
 from . import scenario as world
+from .agreement import demo_bundle
 from .models import ScenarioRun, TrueEvent, TruthLink
 
 ACTOR = "system:demo"
@@ -41,6 +45,9 @@ DEMO_USERS = {
     "analyst-pol": ("analyst", "POL", Classification.CONFIDENTIAL),
     "chair-usa": ("chair", "USA", Classification.SECRET),
     "commissioner-gbr": ("commissioner", "GBR", Classification.SECRET),
+    "commissioner-fra": ("commissioner", "FRA", Classification.SECRET),
+    "commissioner-deu": ("commissioner", "DEU", Classification.SECRET),
+    "commissioner-pol": ("commissioner", "POL", Classification.SECRET),
     "delegate-deu": ("delegate", "DEU", Classification.CONFIDENTIAL),
     "ledger-nld": ("ledger_officer", "NLD", Classification.RESTRICTED),
     "public": ("public", "", Classification.PUBLIC),
@@ -48,11 +55,13 @@ DEMO_USERS = {
 
 
 def _ensure_users(password: str) -> None:
+    """The demo accounts; without a password they exist but cannot log in (the workflow walk
+    still needs them as the people who act)."""
     for username, (role, nation, clearance) in DEMO_USERS.items():
         user = User.objects.filter(username=username).first()
         if user is None:
-            accounts.create_user(ACTOR, username, role, nation=nation, clearance=clearance, password=password)
-        else:
+            accounts.create_user(ACTOR, username, role, nation=nation, clearance=clearance, password=password or None)
+        elif password:
             accounts.set_password(ACTOR, user, password)
 
 
@@ -69,11 +78,13 @@ def _ensure_sources(sources: list[dict]) -> None:
 def load_demo(seed: int = 7, password: str = "", progress=None) -> dict:
     """Idempotent: a second run resets the demo passwords and adds nothing else."""
     monitoring.load_reference_data(ACTOR)
-    if password:
-        _ensure_users(password)
+    _ensure_users(password)
     run = ScenarioRun.objects.filter(seed=seed).first()
     s = world.generate(seed=seed, days=DAYS, start=run.start if run else default_start())
     _ensure_sources(s.sources)
+    # The agreement first: putting it in force publishes the contact line fusion attributes
+    # against, and fusion's incidents are judged against it as they are written.
+    version, _new = agreement.load_bundle(ACTOR, demo_bundle(s, s.start - dt.timedelta(days=30)), origin=f"demo scenario seed {seed}")
     payloads = [{k: v for k, v in o.items() if k != "truth_id"} for o in s.observations]
     task = progress.add_task("demo observations", total=len(payloads)) if progress else None
     items = TypeAdapter(list[ObservationIn]).validate_python(payloads)
@@ -85,7 +96,6 @@ def load_demo(seed: int = 7, password: str = "", progress=None) -> dict:
         )
         if run is None:
             _store_truth(seed, s)
-            _store_contact_line(s)
     if progress:
         progress.update(task, completed=len(items))
     report = None
@@ -94,7 +104,14 @@ def load_demo(seed: int = 7, password: str = "", progress=None) -> dict:
         report = fusion.fuse(ACTOR)
         if progress:
             progress.update(ftask, total=1, completed=1)
+    elif not Finding.objects.exists():
+        agreement.judge(ACTOR)
+    path.ensure_seats()
+    walked = path.walk()
     return {
+        "agreement": f"version {version.number}: {version.label}",
+        "findings (current, not exempt)": Finding.objects.filter(current=True, exempt=False).count(),
+        **{f"decision path: {k}": v for k, v in walked.items()},
         "observations loaded": len(result.created),
         "observations already present": len(result.existing),
         "observations in database": Observation.objects.count(),
@@ -129,20 +146,6 @@ def _store_truth(seed: int, s) -> None:
             [TruthLink(run=run, client_id=o["client_id"], truth_id=o.get("truth_id")) for o in s.observations], batch_size=500
         )
         audit.record(ACTOR, "demo.ground_truth", "scenario", seed, after={"true_events": len(s.truth), "links": len(s.observations)})
-
-
-def _store_contact_line(s) -> None:
-    with transaction.atomic():
-        line = ContactLine.objects.create(
-            name="Demo contact line (approximate, 2025 front)",
-            valid_from=s.start - dt.timedelta(days=30),
-            line={"type": "LineString", "coordinates": [list(p) for p in s.contact_line]},
-            side_a_area=world.held_area("RUS"),
-            side_a="RUS",
-            side_b="UKR",
-            drawing_sigma_m=250.0,
-        )
-        audit.record(ACTOR, "contact_line.load", "contact_line", line.pk, after={"name": line.name, "points": len(s.contact_line)})
 
 
 def _jsonable(value):
