@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from resolute.accounts import roles
+from resolute.accounts.restrict import copy_marking
 from resolute.audit import services as audit
 from resolute.core import forcegen
 from resolute.core import workflow
@@ -55,8 +56,7 @@ def make_offer(actor, requirement: Requirement, member: CoalitionMember, unit: s
         raise InvalidInput("bad offer", [{"field": "size" if size < 1 else "readiness_days", "message": "size ≥ 1, readiness ≥ 0 days"}])
     with transaction.atomic():
         o = Offer(requirement=requirement, member=member, unit=unit, size=size, readiness_days=readiness_days, caveats=caveats, offered_by=audit.actor_name(actor), offered_at=timezone.now())
-        for f in ("classification", "tlp", "releasable_to", "originator"):
-            setattr(o, f, getattr(requirement, f))
+        copy_marking(requirement, o)
         o.save()
         audit.record(actor, "force.offer", "offer", o.pk, after={"requirement": requirement.code, "member": member.code, "size": size, "readiness_days": readiness_days, "caveats": caveats})
     return o
