@@ -44,9 +44,10 @@ def armed_attack(people, voting_case):
 def test_activation_creates_tasks_with_clocks_and_cannot_run_twice(instrument, armed_attack, api, tokens_of):
     run = services.activate("system:playbook", armed_attack)
     tasks = {t.key: t for t in run.tasks.all()}
-    assert {"consultations", "senior-meeting", "package-1-step", "package-1-deliver"} <= set(tasks)
+    deu = instrument.packages.get(member__code="DEU").pk
+    assert {"consultations", "senior-meeting", f"package-{deu}-step", f"package-{deu}-deliver"} <= set(tasks)
     assert tasks["consultations"].due_at - run.started_at == dt.timedelta(hours=24)
-    assert tasks["package-1-step"].member == "DEU" and tasks["package-1-step"].due_at - run.started_at == dt.timedelta(hours=96)
+    assert tasks[f"package-{deu}-step"].member == "DEU" and tasks[f"package-{deu}-step"].due_at - run.started_at == dt.timedelta(hours=96)
     with pytest.raises(Conflict, match="'consumed'"):
         services.activate("system:playbook", armed_attack)
     assert Activation.objects.count() == 1
@@ -68,7 +69,7 @@ def test_the_decision_activates_the_playbook_once_it_commits(instrument, people,
 
 def test_members_report_their_own_tasks_and_overdue_ones_escalate(instrument, armed_attack, people):
     run = services.activate("system:playbook", armed_attack)
-    step = run.tasks.get(key="package-1-step")  # DEU's parliamentary step
+    step = run.tasks.get(key=f"package-{instrument.packages.get(member__code='DEU').pk}-step")  # DEU's parliamentary step
     with pytest.raises(Forbidden, match="may not report"):
         services.update_task(people["comm-FRA"], step, "done")  # commissioners do not report steps
     from resolute.accounts import services as accounts

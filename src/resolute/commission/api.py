@@ -329,7 +329,8 @@ def reliability(
     limit: int = Query(1000, ge=1, le=1000),
 ):
     end = end or dt.date.today()
-    start = start or end - dt.timedelta(days=90)
+    # (end may be 0001-01-01: the 90-day default must not step below the calendar)
+    start = start or max(dt.date.min + dt.timedelta(days=90), end) - dt.timedelta(days=90)
     rows = ReliabilityDay.objects.restrict(request.auth).filter(day__gte=start, day__lte=end)
     result = page(request, rows, cursor, limit, out.day_out)
     allowed = roles.allows(request.auth, roles.VIEW, "reliability")

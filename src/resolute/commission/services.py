@@ -22,6 +22,7 @@ from resolute.monitoring import services as monitoring
 from resolute.monitoring.models import Incident, Observation, Party
 from resolute.monitoring.schemas import ObservationIn
 
+from .signals import activation_determined
 from .models import (
     BREACH_CLASSES, MEASURES, AccessDenial, ActivationEvent, Case, CaseEvidence, CaseNote, CommissionSeat, Decision,
     InvestigationReport, PartyResponse, Proposal, ReliabilityDay, Verification, Vote,
@@ -507,6 +508,9 @@ def _emit_activation(actor, d: Decision) -> ActivationEvent:
     _apply_marking(event, marking_of(d))
     event.save()
     audit.record(actor, "activation.pending", "activation", event.pk, after=event.payload)
+    # The event is durable before anyone acts on it: listeners run after the commit, and a
+    # listener that fails leaves it pending for `resolute playbook run`.
+    transaction.on_commit(lambda: activation_determined.send(sender=ActivationEvent, event_id=event.pk))
     return event
 
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from resolute.accounts import roles
+from resolute.accounts.restrict import copy_marking
 from resolute.audit import services as audit
 from resolute.commission import services as commission
 from resolute.commission.models import ActivationEvent, Decision
@@ -60,8 +61,7 @@ def add_package(actor, instrument: Instrument, member: CoalitionMember, domain: 
     with transaction.atomic():
         p = ResponsePackage(instrument=instrument, member=member, domain=domain, description=description, value_eur=value_eur, pledge=pledge,
                             national_step=national_step, national_step_hours=national_step_hours)  # fmt: skip
-        for f in ("classification", "tlp", "releasable_to", "originator"):
-            setattr(p, f, getattr(instrument, f))
+        copy_marking(instrument, p)
         p.save()
         audit.record(actor, "playbook.package", "package", p.pk, after={"member": member.code, "domain": domain, "value_eur": str(value_eur)})
     return p
@@ -92,8 +92,7 @@ def activate(actor, event: ActivationEvent) -> Activation:
         packages = list(ResponsePackage.objects.filter(instrument__in=instruments).select_related("member", "instrument"))
         members = sorted({m for i in instruments for m in i.members})
         run = Activation(event=event, started_at=timezone.now(), breach_class=decision.breach_class, attribution=event.attribution)
-        for f in ("classification", "tlp", "releasable_to", "originator"):
-            setattr(run, f, getattr(event, f))
+        copy_marking(event, run)
         run.save()
         tasks = plan.plan(run.started_at, rules, [_core_package(p) for p in packages], members) if rules else []
         rows = [
