@@ -36,7 +36,7 @@ def test_demo_loads_once_and_reloads_identically():
     assert audit.verify().ok
 
 
-def test_demo_shows_the_whole_path_to_a_pending_activation():
+def test_demo_shows_the_whole_path_to_an_activation():
     """observations → incident → findings → verification → verified → case → vote → decision
     with measures → (armed attack) pending activation."""
     summary = demo.load_demo(seed=3)
@@ -48,7 +48,9 @@ def test_demo_shows_the_whole_path_to_a_pending_activation():
     assert case.state == "published" and decision.published_at and decision.dissenting
     assert decision.measures and decision.tally["adopted"]
     if decision.breach_class == "armed_attack":
-        assert ActivationEvent.objects.get(decision=decision).status == "pending"
+        # The activation event was written with the decision, and the playbook has taken it.
+        event = ActivationEvent.objects.get(decision=decision)
+        assert event.status == "consumed" and event.playbook_run.tasks.exists()
     assert summary["decision path: case"] == case.number
     # The queue has work left in it, and the denial of access is on record.
     assert Verification.objects.filter(state="received").count() >= 1
@@ -75,3 +77,29 @@ def test_demo_observations_carry_the_mix_of_markings():
     classes = set(Observation.objects.values_list("classification", flat=True))
     assert {0, 1} <= classes and (2 in classes or 3 in classes)
     assert Observation.objects.filter(tlp="RED").exists()
+
+
+def test_demo_shows_the_guarantees():
+    """Pledges through to delivery with EUR totals on two valuation bases, a force board with
+    fill rates and a closed gate (the demo week's verified armed attack), and the activation's
+    response tasks with running clocks."""
+    from resolute.accounts.models import User
+    from resolute.forces import services as forces
+    from resolute.forces.models import Requirement
+    from resolute.playbook.models import ResponseTask
+    from resolute.support import services as support
+    from resolute.support.models import LedgerEntry, Pledge
+
+    demo.load_demo(seed=3)
+    admin = User.objects.get(username="admin")
+    assert Pledge.objects.values("member").distinct().count() >= 35
+    assert LedgerEntry.objects.filter(stage__in=("received", "verified")).exists()
+    reported = {r["pillar"]: r["eur"] for r in support.totals(admin, ("pillar",), "reported")}
+    book = {r["pillar"]: r["eur"] for r in support.totals(admin, ("pillar",), "net_book_value")}
+    assert reported["support"] != book["support"]  # equipment valued differently
+    assert any(r["excluded_double_counted"] for r in support.totals(admin, ("pillar",)))
+    assert Requirement.objects.count() >= 9
+    g = forces.gate()
+    assert not g.open and any("reliable cessation" in r for r in g.reasons)
+    tasks = ResponseTask.objects.filter(status="open")
+    assert tasks.filter(kind="consultations").exists() and tasks.filter(kind="national_step").exists()

@@ -64,3 +64,13 @@ class MarkedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+MARKING_FIELDS = ("classification", "tlp", "releasable_to", "originator")
+
+
+def copy_marking(source, target) -> None:
+    """Give `target` the markings of the record it derives from (an offer its requirement's, a
+    response task its activation's)."""
+    for f in MARKING_FIELDS:
+        setattr(target, f, getattr(source, f))

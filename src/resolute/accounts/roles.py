@@ -25,6 +25,8 @@ class Role(models.TextChoices):
 VIEW, ADD, CHANGE = "view", "add", "change"
 # Workflow actions (field verification and the Commission); each is a write.
 REVIEW, INVESTIGATE, REFER, VOTE, CHAIR = "review", "investigate", "refer", "vote", "chair"
+# Guarantee actions: a nation's offer to the force; a member's execution of its response tasks.
+OFFER, EXECUTE = "offer", "execute"
 
 _READ_MONITORING = {(VIEW, "observation"), (VIEW, "incident"), (VIEW, "source"), (VIEW, "party"), (VIEW, "member")}
 _READ_AGREEMENT = {(VIEW, "agreement"), (VIEW, "finding")}
@@ -32,11 +34,14 @@ _READ_AGREEMENT = {(VIEW, "agreement"), (VIEW, "finding")}
 # reliability index that gates deployment.
 _READ_OUTCOMES = {(VIEW, "decision"), (VIEW, "activation"), (VIEW, "reliability")}
 _READ_COMMISSION = {(VIEW, "verification"), (VIEW, "case")} | _READ_OUTCOMES
+_READ_GUARANTEES = {(VIEW, "pledge"), (VIEW, "force"), (VIEW, "playbook")}
 
 PERMISSIONS: dict[str, frozenset[tuple[str, str]]] = {
     Role.ADMINISTRATOR: frozenset(
         _READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION
+        | _READ_GUARANTEES
         | {(ADD, "observation"), (CHANGE, "incident"), (ADD, "source"), (VIEW, "audit"), (CHANGE, "user"), (ADD, "token"), (CHANGE, "agreement")}
+        | {(ADD, "pledge"), (CHANGE, "force"), (CHANGE, "playbook"), (EXECUTE, "playbook")}
     ),
     Role.MONITOR: frozenset(
         _READ_MONITORING | _READ_AGREEMENT | {(VIEW, "verification"), (ADD, "observation"), (ADD, "token"), (ADD, "verification"), (INVESTIGATE, "verification")}
@@ -45,17 +50,23 @@ PERMISSIONS: dict[str, frozenset[tuple[str, str]]] = {
         _READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION
         | {(ADD, "observation"), (CHANGE, "incident"), (ADD, "source"), (ADD, "token"), (ADD, "verification"), (REVIEW, "verification")}
     ),
-    Role.COMMISSIONER: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | {(REFER, "case"), (VOTE, "case"), (ADD, "token")}),
-    Role.CHAIR: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | {(REFER, "case"), (VOTE, "case"), (CHAIR, "case"), (ADD, "token")}),
-    Role.DELEGATE: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | {(REFER, "case")}),
-    Role.LEDGER_OFFICER: frozenset({(VIEW, "incident"), (VIEW, "party"), (VIEW, "member"), (VIEW, "agreement")} | _READ_OUTCOMES),
+    Role.COMMISSIONER: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | _READ_GUARANTEES | {(REFER, "case"), (VOTE, "case"), (ADD, "token")}),
+    Role.CHAIR: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | _READ_GUARANTEES | {(REFER, "case"), (VOTE, "case"), (CHAIR, "case"), (ADD, "token")}),
+    # A national delegation makes its nation's force offers and reports its nation's response tasks.
+    Role.DELEGATE: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | _READ_GUARANTEES | {(REFER, "case"), (OFFER, "force"), (EXECUTE, "playbook")}),
+    # A ledger officer writes their own member's ledger entries (services check the member).
+    Role.LEDGER_OFFICER: frozenset(
+        {(VIEW, "incident"), (VIEW, "party"), (VIEW, "member"), (VIEW, "agreement")} | _READ_OUTCOMES | _READ_GUARANTEES
+        | {(ADD, "pledge"), (EXECUTE, "playbook"), (ADD, "token")}
+    ),
     # The public reads what is marked PUBLIC/CLEAR/REL ALL and nothing else (see markings):
     # of the Commission, only published decisions are so marked.
-    Role.PUBLIC: frozenset({(VIEW, "observation"), (VIEW, "incident"), (VIEW, "party"), (VIEW, "member"), (VIEW, "agreement"), (VIEW, "decision")}),
+    # Pledges marked public (most members announce theirs) are readable by the public too.
+    Role.PUBLIC: frozenset({(VIEW, "observation"), (VIEW, "incident"), (VIEW, "party"), (VIEW, "member"), (VIEW, "agreement"), (VIEW, "decision"), (VIEW, "pledge")}),
 }
 
 # Token scopes narrow what a token may do whatever the owner's role allows.
-SCOPES = {"read": {VIEW}, "write": {ADD, CHANGE, REVIEW, INVESTIGATE, REFER, VOTE, CHAIR}}
+SCOPES = {"read": {VIEW}, "write": {ADD, CHANGE, REVIEW, INVESTIGATE, REFER, VOTE, CHAIR, OFFER, EXECUTE}}
 
 
 def allows(user, action: str, resource: str) -> bool:

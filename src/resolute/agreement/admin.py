@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db import transaction
 
+from resolute.accounts.admin_base import RestrictedReadOnlyAdmin
 from resolute.errors import ServiceError
 
 from . import services
@@ -73,18 +74,6 @@ class AgreementVersionAdmin(_DraftOnly, admin.ModelAdmin):
 
 
 @admin.register(Finding)
-class FindingAdmin(admin.ModelAdmin):
+class FindingAdmin(RestrictedReadOnlyAdmin):
     list_display = ("id", "incident", "provision", "party", "p_violation", "severity", "exempt", "current")
     list_filter = ("rule_type", "severity", "current", "exempt")
-
-    def get_queryset(self, request):
-        return Finding.objects.restrict(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -91,4 +91,4 @@ def walk() -> dict:
         if i.lat is not None:
             commission.deny_access(monitor, w, i.lat, i.lon, denied_by="RUS", note="turned back at a checkpoint 2 km short of the site")
     commission.refresh_reliability("system:demo")
-    return {"verified incident": inc.pk, "case": case.number, "decision": f"{decision.breach_class}, attributed to {decision.attribution}", "pending activations": decision.breach_class == "armed_attack"}
+    return {"verified incident": inc.pk, "case": case.number, "decision": f"{decision.breach_class}, attributed to {decision.attribution}", "activation": "armed-attack determination sent to the playbook" if decision.breach_class == "armed_attack" else "none"}

@@ -15,11 +15,12 @@ from resolute.core.markings import Classification
 from resolute.monitoring import services as monitoring
 from resolute.monitoring import fusion
 from resolute.agreement import services as agreement
+from resolute.playbook import services as playbook
 from resolute.agreement.models import Finding
 from resolute.monitoring.models import Incident, Observation, Source
 from resolute.monitoring.schemas import ObservationIn
 
-from . import path
+from . import guarantees, path
 from . import scenario as world
 from .agreement import demo_bundle
 from .models import ScenarioRun, TrueEvent, TruthLink
@@ -107,11 +108,18 @@ def load_demo(seed: int = 7, password: str = "", progress=None) -> dict:
     elif not Finding.objects.exists():
         agreement.judge(ACTOR)
     path.ensure_seats()
+    # The guarantees come before the Commission's walk: its armed-attack decision activates the
+    # playbook, which needs its instruments and packages in place.
+    pledged = guarantees.load((s.start + dt.timedelta(days=DAYS)).date(), seed=seed)
     walked = path.walk()
+    # (The decision's commit normally triggers the playbook; inside an outer transaction, as in
+    # tests, it has not run yet. Taking pending activations is idempotent.)
+    playbook.run_pending(ACTOR)
     return {
         "agreement": f"version {version.number}: {version.label}",
         "findings (current, not exempt)": Finding.objects.filter(current=True, exempt=False).count(),
         **{f"decision path: {k}": v for k, v in walked.items()},
+        **{f"guarantees: {k}": v for k, v in pledged.items()},
         "observations loaded": len(result.created),
         "observations already present": len(result.existing),
         "observations in database": Observation.objects.count(),

@@ -99,6 +99,13 @@ def _register_routers() -> None:
     api.add_router("/", monitoring)
     api.add_router("/", agreement)
     api.add_router("/", commission)
+    from resolute.forces.api import router as forces
+    from resolute.playbook.api import router as playbook
+    from resolute.support.api import router as support
+
+    api.add_router("/", support)
+    api.add_router("/", forces)
+    api.add_router("/", playbook)
 
 
 _register_routers()

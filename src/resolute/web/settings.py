@@ -23,6 +23,9 @@ INSTALLED_APPS = [
     "resolute.monitoring",
     "resolute.agreement",
     "resolute.commission",
+    "resolute.support",
+    "resolute.forces",
+    "resolute.playbook",
     "resolute.demo",
     "resolute.web",
 ]
