@@ -346,10 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument("--scope", action="append", choices=("read", "write"), default=None)
     ti.set_defaults(func=cmd_token_issue)
 
-    from resolute import cli_guarantees, cli_workflow
+    from resolute import cli_guarantees, cli_interop, cli_workflow
 
     cli_workflow.add_parsers(sub)
     cli_guarantees.add_parsers(sub)
+    cli_interop.add_parsers(sub)
 
     m = sub.add_parser("manage", help="Django management commands")
     m.add_argument("rest", nargs=argparse.REMAINDER)

@@ -106,6 +106,9 @@ def _register_routers() -> None:
     api.add_router("/", support)
     api.add_router("/", forces)
     api.add_router("/", playbook)
+    from resolute.interop.api import router as interop
+
+    api.add_router("/", interop)
 
 
 _register_routers()
