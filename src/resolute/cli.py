@@ -327,6 +327,16 @@ def build_parser() -> argparse.ArgumentParser:
         return bench_fusion.main(args)
 
     bf.set_defaults(func=cmd_bench_fusion)
+    bt = bsub.add_parser("tak", help="CoT events/s from a real pytak client, persisted in a scratch database")
+    bt.add_argument("--events", type=int, default=10_000)
+    bt.add_argument("--sink", choices=("database", "none"), default="database")
+
+    def cmd_bench_tak(args) -> int:
+        from resolute import bench_tak
+
+        return bench_tak.main(args)
+
+    bt.set_defaults(func=cmd_bench_tak)
 
     u = sub.add_parser("user", help="people")
     usub = u.add_subparsers(dest="user_command", required=True)

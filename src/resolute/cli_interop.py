@@ -26,7 +26,43 @@ def import_events(args, actor):
     return 0
 
 
+def tak_listen(args, actor):
+    """Run the TAK listener until interrupted."""
+    import asyncio
+
+    from resolute.interop import services, tak
+    from resolute.monitoring import services as monitoring
+
+    monitoring.register_source("system:tak", args.source, f"TAK feed {args.source}", "patrol", "B", 2, "")
+    context = tak.tls_context(args.tls_cert, args.tls_key, args.client_ca) if args.tls_cert else None
+    listener = tak.TakListener(services.cot_sink(), source_code=args.source, host=args.host, port=args.port, ssl=context)
+
+    async def run() -> None:
+        port = await listener.start()
+        _console()[0].print(f"listening for CoT on {args.host}:{port} ({'TLS, client certificates required' if context else 'TCP'}); Ctrl-C stops")
+        try:
+            await listener.serve_forever()
+        finally:
+            await listener.close()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    _console()[0].print(f"stopped: {dict(listener.stats)}")
+    return 0
+
+
 def add_parsers(sub) -> None:
+    t = sub.add_parser("tak-listen", help="accept Cursor on Target events from TAK devices and servers")
+    t.add_argument("--host", default="0.0.0.0")
+    t.add_argument("--port", type=int, default=8087)
+    t.add_argument("--source", default="TAK", help="source code the events are filed under")
+    t.add_argument("--tls-cert")
+    t.add_argument("--tls-key")
+    t.add_argument("--client-ca", help="CA that signs the devices' client certificates (required with TLS)")
+    t.set_defaults(func=_run(tak_listen), as_user=None)
+
     p = sub.add_parser("import-events", help="import ACLED or UCDP GED CSV as open-source observations (all or nothing)")
     p.add_argument("file")
     p.add_argument("--dataset", required=True, choices=("acled", "ucdp"))

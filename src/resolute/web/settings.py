@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "resolute.support",
     "resolute.forces",
     "resolute.playbook",
+    "resolute.interop",
     "resolute.demo",
     "resolute.web",
 ]
