@@ -4,7 +4,6 @@ as the API. Steps that depend on who acts (two-person rule, votes) name the pers
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 

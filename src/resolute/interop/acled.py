@@ -30,7 +30,6 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -39,6 +38,7 @@ from pydantic import ValidationError
 from resolute.errors import pydantic_errors
 from resolute.monitoring.schemas import EARLIEST as STORE_EARLIEST
 from resolute.monitoring.schemas import ObservationIn
+from resolute.csvtext import column_key, csv_message, field_limit, line_at, sniff_delimiter
 
 # =============================================================================== shared
 
@@ -141,11 +141,6 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def line_at(text_or_bytes, index: int) -> int:
-    newline = b"\n" if isinstance(text_or_bytes, (bytes, bytearray)) else "\n"
-    return 1 + text_or_bytes[:index].count(newline)
-
-
 def check_source_code(source_code) -> None:
     # A caller's mistake, not the file's: one clear error now rather than the same one per row.
     if not isinstance(source_code, str) or not 1 <= len(source_code) <= 64 or _CONTROL.search(source_code) \
@@ -192,50 +187,11 @@ def decode(data: bytes | str, max_bytes: int, problems: Problems) -> str | None:
         return None
 
 
-def _sniff_delimiter(text: str) -> str:
-    # Neither dataset's header holds a delimiter of its own, so the most frequent candidate on
-    # the header line is the delimiter: ',' as published, ';' after a European Excel, a tab
-    # after Excel's "Unicode text".
-    first = next((line for line in io.StringIO(text, newline="") if line.strip()), "")
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def column_key(name: str) -> str:
-    # Releases differ in case ("EVENT_ID_CNTY") and spacing.
-    return re.sub(r"[\s\-]+", "_", name.strip().casefold())
-
-
-_CSV_MESSAGES = (
-    ("field larger than field limit", f"a cell longer than {MAX_FIELD} characters"),
-    ("unexpected end of data", "a quoted cell is never closed (mismatched quotes)"),
-    ("expected after", "text after a closing quote (mismatched quotes)"),
-    ("new-line character seen in unquoted field", "a carriage return inside an unquoted cell"),
-)
-
-
-def _csv_message(exc: csv.Error) -> str:
-    text = str(exc)
-    reason = next((m for key, m in _CSV_MESSAGES if key in text.casefold()), text)
-    return f"malformed CSV: {reason}; reading stopped here"
-
-
-@contextmanager
-def csv_field_limit():
-    # The limit is process-wide: restore the caller's value once the file is read.
-    previous = csv.field_size_limit(MAX_FIELD)
-    try:
-        yield
-    finally:
-        csv.field_size_limit(previous)
-
-
 def read_table(
     text: str, required: tuple[str, ...], optional: tuple[str, ...], max_rows: int, problems: Problems
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """(line, {column: stripped cell}) for each record whose shape is sound, reading only the
-    named columns; every other problem goes to `problems`. Run inside csv_field_limit()."""
+    named columns; every other problem goes to `problems`. Run inside field_limit(MAX_FIELD)."""
     # A record may span several lines (a quoted note with line breaks): errors must name the
     # line where it starts, not csv's line_num (where it ends).
     at = {"line": 0, "start": 0}
@@ -247,7 +203,7 @@ def read_table(
                 at["start"] = at["line"]
             yield line
 
-    reader = csv.reader(lines(), delimiter=_sniff_delimiter(text), strict=True)
+    reader = csv.reader(lines(), delimiter=sniff_delimiter(text), strict=True)
 
     def next_record():
         at["start"] = 0
@@ -258,7 +214,7 @@ def read_table(
         while header is not None and not any(c.strip() for c in header):
             header = next_record()
     except csv.Error as exc:
-        problems.add(at["start"] or 1, None, _csv_message(exc))
+        problems.add(at["start"] or 1, None, csv_message(exc, MAX_FIELD))
         return
     if header is None:
         problems.add(1, None, "empty file")
@@ -284,7 +240,7 @@ def read_table(
         try:
             cells = next_record()
         except csv.Error as exc:
-            problems.add(at["start"] or at["line"], None, _csv_message(exc))
+            problems.add(at["start"] or at["line"], None, csv_message(exc, MAX_FIELD))
             return
         if cells is None:
             return
@@ -473,7 +429,7 @@ def run(data, max_bytes: int, max_rows: int, dataset: str, rows) -> Observations
     try:
         text = decode(data, max_bytes, problems)
         if text is not None:
-            with csv_field_limit():
+            with field_limit(MAX_FIELD):
                 result = rows(text, problems)
     except TooManyProblems:
         pass

@@ -23,6 +23,7 @@ from decimal import Decimal
 from functools import cache
 
 import pycountry
+from resolute.csvtext import column_key, csv_message, field_limit, line_at, sniff_delimiter
 
 MAX_ERRORS = 200
 # Kiel explanation and source cells hold a few sentences and links; anything far longer is not
@@ -169,11 +170,6 @@ def parse(
 # ------------------------------------------------------------------------------ decoding
 
 
-def _line_at(text_or_bytes, index: int) -> int:
-    newline = b"\n" if isinstance(text_or_bytes, bytes) else "\n"
-    return 1 + text_or_bytes[:index].count(newline)
-
-
 def _decode(data: bytes | str, max_bytes: int, problems: _Problems) -> str | None:
     if isinstance(data, str):
         # Measured before encoding: a huge str is refused without first doubling it in memory.
@@ -184,7 +180,7 @@ def _decode(data: bytes | str, max_bytes: int, problems: _Problems) -> str | Non
             size = len(data.encode("utf-8"))
         except UnicodeEncodeError as exc:
             # A lone surrogate: not text, and it would fail later in the database or XML export.
-            problems.add(_line_at(data, exc.start), None, "invalid character (lone surrogate) in the text")
+            problems.add(line_at(data, exc.start), None, "invalid character (lone surrogate) in the text")
             return None
         if size > max_bytes:
             problems.add(1, None, f"file larger than {max_bytes} bytes")
@@ -208,7 +204,7 @@ def _decode(data: bytes | str, max_bytes: int, problems: _Problems) -> str | Non
         try:
             return data[3:].decode("utf-8")
         except UnicodeDecodeError as exc:
-            problems.add(_line_at(data, exc.start + 3), None, "not valid UTF-8 text despite its byte order mark")
+            problems.add(line_at(data, exc.start + 3), None, "not valid UTF-8 text despite its byte order mark")
             return None
     try:
         return data.decode("utf-8")
@@ -217,57 +213,25 @@ def _decode(data: bytes | str, max_bytes: int, problems: _Problems) -> str | Non
     # A file that elsewhere holds well-formed UTF-8 sequences is UTF-8 with damage or two files
     # pasted together; reading it all as Windows-1252 would silently garble its accented names.
     if re.search(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}", data):
-        problems.add(_line_at(data, bad), None, "mixed encodings: UTF-8 text with a byte that is not UTF-8")
+        problems.add(line_at(data, bad), None, "mixed encodings: UTF-8 text with a byte that is not UTF-8")
         return None
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError as exc:
-        problems.add(_line_at(data, exc.start), None, "neither UTF-8 nor Windows-1252 text")
+        problems.add(line_at(data, exc.start), None, "neither UTF-8 nor Windows-1252 text")
         return None
 
 
 # ------------------------------------------------------------------------------- reading
 
 
-def _sniff_delimiter(text: str) -> str:
-    # Kiel's headers hold no delimiters of their own, so the most frequent candidate on the
-    # header line is the delimiter; a European Excel writes ';', an English one ','.
-    first = next((line for line in io.StringIO(text, newline="") if line.strip()), "")
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _column_key(name: str) -> str:
-    # Releases differ in case and in "Activity ID" versus "activity_id".
-    return re.sub(r"[\s\-]+", "_", name.strip().casefold())
-
-
-_CSV_MESSAGES = (
-    ("field larger than field limit", f"a cell longer than {MAX_FIELD} characters"),
-    ("unexpected end of data", "a quoted cell is never closed (mismatched quotes)"),
-    ("expected after", "text after a closing quote (mismatched quotes)"),
-    ("new-line character seen in unquoted field", "a carriage return inside an unquoted cell"),
-)
-
-
-def _csv_message(exc: csv.Error) -> str:
-    text = str(exc)
-    reason = next((m for key, m in _CSV_MESSAGES if key in text), text)
-    return f"malformed CSV: {reason}; reading stopped here"
-
-
 def _read(text: str, max_rows: int, today: date, problems: _Problems) -> list[KielRow]:
-    # The limit is process-wide: restore the caller's value once the file is read.
-    previous = csv.field_size_limit(MAX_FIELD)
-    try:
+    with field_limit(MAX_FIELD):
         return _records(text, max_rows, today, problems)
-    finally:
-        csv.field_size_limit(previous)
 
 
 def _records(text: str, max_rows: int, today: date, problems: _Problems) -> list[KielRow]:
-    delimiter = _sniff_delimiter(text)
+    delimiter = sniff_delimiter(text)
     # Excel writes numbers the way its locale does: where ';' separates cells, ',' is the
     # decimal point. Only ambiguous numbers such as "1,234" depend on this (see _decimal_text).
     decimal_comma = delimiter == ";"
@@ -296,13 +260,13 @@ def _records(text: str, max_rows: int, today: date, problems: _Problems) -> list
         while header is not None and not any(c.strip() for c in header):
             header = next_record()
     except csv.Error as exc:
-        problems.add(at["start"] or 1, None, _csv_message(exc))
+        problems.add(at["start"] or 1, None, csv_message(exc, MAX_FIELD))
         return []
     if header is None:
         problems.add(1, None, "empty file")
         return []
     header_line = at["start"]
-    keys = [_column_key(c) for c in header]
+    keys = [column_key(c) for c in header]
     known = set(REQUIRED) | set(OPTIONAL)
     missing = [c for c in REQUIRED if c not in keys]
     if missing:
@@ -323,7 +287,7 @@ def _records(text: str, max_rows: int, today: date, problems: _Problems) -> list
         try:
             cells = next_record()
         except csv.Error as exc:
-            problems.add(at["start"] or at["line"], None, _csv_message(exc))
+            problems.add(at["start"] or at["line"], None, csv_message(exc, MAX_FIELD))
             return rows
         if cells is None:
             return rows

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import models
 
 from resolute.accounts.restrict import MarkedModel
-from resolute.core.valuation import BASES, STAGES
+from resolute.core.valuation import STAGES
 
 PILLARS = ("support", "cooperation", "financial", "humanitarian")
 # Element 2 (support to the Ukrainian armed forces) and element 5 (defence cooperation).
