@@ -53,7 +53,36 @@ def tak_listen(args, actor):
     return 0
 
 
+def tak_publish(args, actor):
+    """Publish the incidents a named reader may see to a TAK server."""
+    import datetime as dt
+
+    from resolute.accounts.models import User
+    from resolute.errors import InvalidInput
+    from resolute.interop import cot_out
+    from resolute.monitoring.api import LIVE
+    from resolute.monitoring.models import Incident
+    from resolute.monitoring.serializers import incident_feature
+
+    reader = User.objects.filter(username=args.as_user, is_active=True).first() if args.as_user else None
+    if reader is None:
+        raise InvalidInput("whose view?", [{"field": "--as", "message": "publish as a user: units receive what that user may see"}])
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=args.hours)
+    rows = Incident.objects.restrict(reader).filter(lat__isnull=False, status__in=LIVE, last_seen__gte=since).order_by("pk")
+    if args.min_confidence is not None:
+        rows = rows.filter(confidence__gte=args.min_confidence)
+    n = cot_out.publish([incident_feature(i) for i in rows], args.url)
+    _console()[0].print(f"{n} incident(s) published to {args.url} as {reader.username} sees them")
+    return 0
+
+
 def add_parsers(sub) -> None:
+    o = sub.add_parser("tak-publish", help="publish recent incidents as CoT to a TAK server")
+    o.add_argument("--url", required=True, help="tcp://host:port or tls://host:port")
+    o.add_argument("--as", dest="as_user", required=True, help="publish what this user may see")
+    o.add_argument("--hours", type=float, default=24.0, help="incidents seen in the last N hours")
+    o.add_argument("--min-confidence", type=float)
+    o.set_defaults(func=_run(tak_publish))
     t = sub.add_parser("tak-listen", help="accept Cursor on Target events from TAK devices and servers")
     t.add_argument("--host", default="0.0.0.0")
     t.add_argument("--port", type=int, default=8087)
