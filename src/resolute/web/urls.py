@@ -7,6 +7,8 @@ from .api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    # OGC API – Features (incidents, observations), for GIS clients; read through restrict().
+    path("ogc/", include("resolute.interop.ogcapi")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", lambda request: HttpResponseRedirect("/api/v1/docs")),
