@@ -9,6 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # OGC API – Features (incidents, observations), for GIS clients; read through restrict().
     path("ogc/", include("resolute.interop.ogcapi")),
+    # OpenRosa 1.0 for ODK Collect / KoboCollect (offline field capture).
+    path("openrosa/", include("resolute.interop.openrosa")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", lambda request: HttpResponseRedirect("/api/v1/docs")),
