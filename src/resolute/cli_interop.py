@@ -76,7 +76,33 @@ def tak_publish(args, actor):
     return 0
 
 
+def report_daily(args, actor):
+    """Generate and store both editions of one day's report."""
+    import datetime as dt
+
+    from resolute.accounts.models import User
+    from resolute.errors import InvalidInput
+    from resolute.reports import services as reports
+
+    reader = User.objects.filter(username=args.as_user, is_active=True).first() if args.as_user else None
+    if reader is None:
+        raise InvalidInput("whose view?", [{"field": "--as", "message": "the restricted edition holds what this user may see"}])
+    try:
+        day = dt.date.fromisoformat(args.date) if args.date else dt.date.today()
+    except ValueError:
+        raise InvalidInput("bad date", [{"field": "--date", "message": "YYYY-MM-DD"}]) from None
+    for r in reports.generate_daily(f"cli:{reader.username}", day, reader):
+        _console()[0].print(f"{r.day} {r.edition}: {len(r.html)} characters of HTML, {len(r.pdf)} bytes of PDF")
+    _console()[0].print(f"browse: /reports/{day}/public.html and /reports/{day}/restricted.html")
+    return 0
+
+
 def add_parsers(sub) -> None:
+    r = sub.add_parser("report", help="publications").add_subparsers(dest="report_command", required=True)
+    d = r.add_parser("daily", help="generate both editions of a day's report (19:30-19:30 Kyiv), HTML and PDF")
+    d.add_argument("--date", help="reporting day, YYYY-MM-DD (default today)")
+    d.add_argument("--as", dest="as_user", required=True, help="the restricted edition holds what this user may see")
+    d.set_defaults(func=_run(report_daily))
     o = sub.add_parser("tak-publish", help="publish recent incidents as CoT to a TAK server")
     o.add_argument("--url", required=True, help="tcp://host:port or tls://host:port")
     o.add_argument("--as", dest="as_user", required=True, help="publish what this user may see")

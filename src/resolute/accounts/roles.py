@@ -35,34 +35,36 @@ _READ_AGREEMENT = {(VIEW, "agreement"), (VIEW, "finding")}
 _READ_OUTCOMES = {(VIEW, "decision"), (VIEW, "activation"), (VIEW, "reliability")}
 _READ_COMMISSION = {(VIEW, "verification"), (VIEW, "case")} | _READ_OUTCOMES
 _READ_GUARANTEES = {(VIEW, "pledge"), (VIEW, "force"), (VIEW, "playbook")}
+# Reports: every role, including the public; which edition a reader sees is the markings' call.
+_READ_REPORTS = {(VIEW, "report")}
 
 PERMISSIONS: dict[str, frozenset[tuple[str, str]]] = {
-    Role.ADMINISTRATOR: frozenset(
+    Role.ADMINISTRATOR: frozenset(_READ_REPORTS |
         _READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION
         | _READ_GUARANTEES
         | {(ADD, "observation"), (CHANGE, "incident"), (ADD, "source"), (VIEW, "audit"), (CHANGE, "user"), (ADD, "token"), (CHANGE, "agreement")}
         | {(ADD, "pledge"), (CHANGE, "force"), (CHANGE, "playbook"), (EXECUTE, "playbook")}
     ),
-    Role.MONITOR: frozenset(
+    Role.MONITOR: frozenset(_READ_REPORTS |
         _READ_MONITORING | _READ_AGREEMENT | {(VIEW, "verification"), (ADD, "observation"), (ADD, "token"), (ADD, "verification"), (INVESTIGATE, "verification")}
     ),
-    Role.ANALYST: frozenset(
+    Role.ANALYST: frozenset(_READ_REPORTS |
         _READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION
         | {(ADD, "observation"), (CHANGE, "incident"), (ADD, "source"), (ADD, "token"), (ADD, "verification"), (REVIEW, "verification")}
     ),
-    Role.COMMISSIONER: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | _READ_GUARANTEES | {(REFER, "case"), (VOTE, "case"), (ADD, "token")}),
-    Role.CHAIR: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | _READ_GUARANTEES | {(REFER, "case"), (VOTE, "case"), (CHAIR, "case"), (ADD, "token")}),
+    Role.COMMISSIONER: frozenset(_READ_REPORTS | _READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | _READ_GUARANTEES | {(REFER, "case"), (VOTE, "case"), (ADD, "token")}),
+    Role.CHAIR: frozenset(_READ_REPORTS | _READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | _READ_GUARANTEES | {(REFER, "case"), (VOTE, "case"), (CHAIR, "case"), (ADD, "token")}),
     # A national delegation makes its nation's force offers and reports its nation's response tasks.
-    Role.DELEGATE: frozenset(_READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | _READ_GUARANTEES | {(REFER, "case"), (OFFER, "force"), (EXECUTE, "playbook")}),
+    Role.DELEGATE: frozenset(_READ_REPORTS | _READ_MONITORING | _READ_AGREEMENT | _READ_COMMISSION | _READ_GUARANTEES | {(REFER, "case"), (OFFER, "force"), (EXECUTE, "playbook")}),
     # A ledger officer writes their own member's ledger entries (services check the member).
-    Role.LEDGER_OFFICER: frozenset(
+    Role.LEDGER_OFFICER: frozenset(_READ_REPORTS |
         {(VIEW, "incident"), (VIEW, "party"), (VIEW, "member"), (VIEW, "agreement")} | _READ_OUTCOMES | _READ_GUARANTEES
         | {(ADD, "pledge"), (EXECUTE, "playbook"), (ADD, "token")}
     ),
     # The public reads what is marked PUBLIC/CLEAR/REL ALL and nothing else (see markings):
     # of the Commission, only published decisions are so marked.
     # Pledges marked public (most members announce theirs) are readable by the public too.
-    Role.PUBLIC: frozenset({(VIEW, "observation"), (VIEW, "incident"), (VIEW, "party"), (VIEW, "member"), (VIEW, "agreement"), (VIEW, "decision"), (VIEW, "pledge")}),
+    Role.PUBLIC: frozenset({(VIEW, "observation"), (VIEW, "incident"), (VIEW, "party"), (VIEW, "member"), (VIEW, "agreement"), (VIEW, "decision"), (VIEW, "pledge"), (VIEW, "report")}),
 }
 
 # Token scopes narrow what a token may do whatever the owner's role allows.

@@ -340,7 +340,9 @@ def reliability(
     rule = services.reliability_rule()
     result["condition"] = {
         "met": c.met, "streak_days": c.streak_days, "needed": c.needed, "since": c.since.isoformat() if c.since else None,
-        "last_breach": c.last_breach.isoformat() if c.last_breach else None, "reason": c.reason,
+        "last_breach": c.last_breach.isoformat() if c.last_breach else None,
+        # The full reason quotes the last breach day's index: only for readers who see every day.
+        "reason": c.reason if not result["withheld_days"] else f"{'met' if c.met else 'not met'}: {c.streak_days} of {c.needed} calm days",
         "rule": {"window_days": rule.window_days, "threshold": rule.threshold, "serious_severity": rule.serious_severity},
     } if allowed else None  # fmt: skip
     return result

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "resolute.forces",
     "resolute.playbook",
     "resolute.interop",
+    "resolute.reports",
     "resolute.demo",
     "resolute.web",
 ]

@@ -11,6 +11,8 @@ urlpatterns = [
     path("ogc/", include("resolute.interop.ogcapi")),
     # OpenRosa 1.0 for ODK Collect / KoboCollect (offline field capture).
     path("openrosa/", include("resolute.interop.openrosa")),
+    # Daily and weekly reports (public and restricted editions, HTML and PDF).
+    path("reports/", include("resolute.reports.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", lambda request: HttpResponseRedirect("/api/v1/docs")),
