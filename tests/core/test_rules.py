@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -456,13 +455,11 @@ def test_batch_agrees_exactly_with_one_at_a_time():
     assert any(f.exempt for fs in batch for f in fs) and any(f.party is None for fs in batch for f in fs)
 
 
-def test_thousands_of_incidents_are_judged_quickly():
+def test_thousands_of_incidents_are_judged_one_list_each():
+    # (Speed is a benchmark figure, not a test: see the issue note.)
     incidents = _random_incidents(3000, seed=9)
-    start = time.perf_counter()
     result = r.judge(incidents, PREPARED)
-    elapsed = time.perf_counter() - start
-    print(f"3000 incidents judged in {elapsed:.2f} s")
-    assert len(result) == 3000 and elapsed < 5.0
+    assert len(result) == 3000 and all(isinstance(fs, list) for fs in result)
 
 
 def test_zone_probability_is_the_direct_p_inside():
