@@ -53,3 +53,26 @@ def field_limit(max_field: int) -> Iterator[None]:
         yield
     finally:
         csv.field_size_limit(previous)
+
+
+class TooManyProblems(Exception):
+    """Raised by Problems once its limit is reached: the reader stops there."""
+
+
+class Bad(ValueError):
+    """A cell that cannot be read; the message goes into the error list."""
+
+
+class Problems:
+    """Every problem of a file, as {line, field, message}, up to `limit` (then `truncated`)."""
+
+    def __init__(self, limit: int = 200):
+        self.items: list[dict] = []
+        self.truncated = False
+        self.limit = limit
+
+    def add(self, line: int, field: str | None, message: str) -> None:
+        if len(self.items) >= self.limit:
+            self.truncated = True
+            raise TooManyProblems
+        self.items.append({"line": line, "field": field, "message": message})

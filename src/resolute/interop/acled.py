@@ -38,7 +38,7 @@ from pydantic import ValidationError
 from resolute.errors import pydantic_errors
 from resolute.monitoring.schemas import EARLIEST as STORE_EARLIEST
 from resolute.monitoring.schemas import ObservationIn
-from resolute.csvtext import column_key, csv_message, field_limit, line_at, sniff_delimiter
+from resolute.csvtext import Bad, Problems, TooManyProblems, column_key, csv_message, field_limit, line_at, sniff_delimiter
 
 # =============================================================================== shared
 
@@ -99,26 +99,6 @@ class Observations(list):
     def __init__(self, items: Iterable[dict] = (), skipped: Counter | None = None):
         super().__init__(items)
         self.skipped: Counter = skipped if skipped is not None else Counter()
-
-
-class TooManyProblems(Exception):
-    """Raised by Problems once MAX_ERRORS are recorded: the reader stops there."""
-
-
-class Bad(ValueError):
-    """A cell that cannot be read; the message goes into the error list."""
-
-
-class Problems:
-    def __init__(self):
-        self.items: list[dict] = []
-        self.truncated = False
-
-    def add(self, line: int, field: str | None, message: str) -> None:
-        if len(self.items) >= MAX_ERRORS:
-            self.truncated = True
-            raise TooManyProblems
-        self.items.append({"line": line, "field": field, "message": message})
 
 
 class IgnoredProblems(Problems):
@@ -424,7 +404,7 @@ def check_unique(row_id: str, line: int, seen: dict[str, int], cells: Cells, col
 
 def run(data, max_bytes: int, max_rows: int, dataset: str, rows) -> Observations:
     """Decode, read and convert with `rows(text, problems) -> Observations`; all or nothing."""
-    problems = Problems()
+    problems = Problems(MAX_ERRORS)
     result = Observations()
     try:
         text = decode(data, max_bytes, problems)

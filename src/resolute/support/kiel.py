@@ -23,7 +23,7 @@ from decimal import Decimal
 from functools import cache
 
 import pycountry
-from resolute.csvtext import column_key, csv_message, field_limit, line_at, sniff_delimiter
+from resolute.csvtext import Bad, Problems, TooManyProblems, column_key, csv_message, field_limit, line_at, sniff_delimiter
 
 MAX_ERRORS = 200
 # Kiel explanation and source cells hold a few sentences and links; anything far longer is not
@@ -125,26 +125,6 @@ class KielError(ValueError):
         super().__init__(f"{count} problem(s) in the Kiel file, nothing read; first at {where}: {first['message']}")
 
 
-class _Full(Exception):
-    """Raised by _Problems once MAX_ERRORS are recorded: the reader stops there."""
-
-
-class _Bad(ValueError):
-    """A cell that cannot be read; the message goes into the error list."""
-
-
-class _Problems:
-    def __init__(self):
-        self.items: list[dict] = []
-        self.truncated = False
-
-    def add(self, line: int, field: str | None, message: str) -> None:
-        if len(self.items) >= MAX_ERRORS:
-            self.truncated = True
-            raise _Full
-        self.items.append({"line": line, "field": field, "message": message})
-
-
 def parse(
     data: bytes | str,
     *,
@@ -154,13 +134,13 @@ def parse(
 ) -> list[KielRow]:
     """Every row of a Kiel main-data CSV, or KielError with every problem. `today` bounds
     announcement dates (default: the local date) and exists so tests can fix it."""
-    problems = _Problems()
+    problems = Problems(MAX_ERRORS)
     rows: list[KielRow] = []
     try:
         text = _decode(data, max_bytes, problems)
         if text is not None:
             rows = _read(text, max_rows, today or date.today(), problems)
-    except _Full:
+    except TooManyProblems:
         pass
     if problems.items:
         raise KielError(problems.items, problems.truncated)
@@ -170,7 +150,7 @@ def parse(
 # ------------------------------------------------------------------------------ decoding
 
 
-def _decode(data: bytes | str, max_bytes: int, problems: _Problems) -> str | None:
+def _decode(data: bytes | str, max_bytes: int, problems: Problems) -> str | None:
     if isinstance(data, str):
         # Measured before encoding: a huge str is refused without first doubling it in memory.
         if len(data) > max_bytes:
@@ -225,12 +205,12 @@ def _decode(data: bytes | str, max_bytes: int, problems: _Problems) -> str | Non
 # ------------------------------------------------------------------------------- reading
 
 
-def _read(text: str, max_rows: int, today: date, problems: _Problems) -> list[KielRow]:
+def _read(text: str, max_rows: int, today: date, problems: Problems) -> list[KielRow]:
     with field_limit(MAX_FIELD):
         return _records(text, max_rows, today, problems)
 
 
-def _records(text: str, max_rows: int, today: date, problems: _Problems) -> list[KielRow]:
+def _records(text: str, max_rows: int, today: date, problems: Problems) -> list[KielRow]:
     delimiter = sniff_delimiter(text)
     # Excel writes numbers the way its locale does: where ';' separates cells, ',' is the
     # decimal point. Only ambiguous numbers such as "1,234" depend on this (see _decimal_text).
@@ -336,7 +316,7 @@ def _row(line, cells, columns, decimal_comma, today, seen, problems) -> KielRow 
     def read(name, fn, *args):
         try:
             return fn(cell(name), *args)
-        except _Bad as exc:
+        except Bad as exc:
             errors.append((name, str(exc)))
             return None
 
@@ -398,7 +378,7 @@ def _country_names() -> dict[str, str]:
 
 def _member(donor: str) -> str:
     if not donor:
-        raise _Bad("empty: every row needs its donor")
+        raise Bad("empty: every row needs its donor")
     key = " ".join(donor.split()).casefold()
     code = DONORS.get(key)
     if code is None and _CURRENCY.fullmatch(donor):
@@ -407,16 +387,16 @@ def _member(donor: str) -> str:
     elif code is None:
         code = _country_names().get(key)
     if code is None:
-        raise _Bad(f"unknown donor {_show(donor)}: not a country name, an ISO alpha-3 code or an EU institution")
+        raise Bad(f"unknown donor {_show(donor)}: not a country name, an ISO alpha-3 code or an EU institution")
     if code == "UKR":
-        raise _Bad("Ukraine is the recipient, not a donor")
+        raise Bad("Ukraine is the recipient, not a donor")
     return code
 
 
 def _choice(value: str, allowed: tuple[str, ...]) -> str:
     key = " ".join(value.split()).casefold()
     if key not in allowed:
-        raise _Bad(f"{_show(value)} is not one of {', '.join(allowed)}")
+        raise Bad(f"{_show(value)} is not one of {', '.join(allowed)}")
     return key
 
 
@@ -424,13 +404,13 @@ def _currency(value: str) -> str:
     code = value.upper()
     # XXX (no currency) and XTS (testing) are ISO 4217 codes but not money.
     if not _CURRENCY.fullmatch(code) or code in ("XXX", "XTS") or pycountry.currencies.get(alpha_3=code) is None:
-        raise _Bad(f"{_show(value)} is not an ISO 4217 currency code")
+        raise Bad(f"{_show(value)} is not an ISO 4217 currency code")
     return code
 
 
 def _date(value: str, today: date) -> date:
     if not value:
-        raise _Bad("empty: every row needs its announcement date")
+        raise Bad("empty: every row needs its announcement date")
     try:
         if m := _ISO_DATE.fullmatch(value) or _YMD_SLASH.fullmatch(value):
             d = date(int(m[1]), int(m[2]), int(m[3]))
@@ -443,11 +423,11 @@ def _date(value: str, today: date) -> date:
         else:
             raise ValueError
     except (ValueError, OverflowError):
-        raise _Bad(f"not a date: {_show(value)} (expected YYYY-MM-DD or DD/MM/YYYY)") from None
+        raise Bad(f"not a date: {_show(value)} (expected YYYY-MM-DD or DD/MM/YYYY)") from None
     if d > today:
-        raise _Bad(f"{d.isoformat()} is in the future")
+        raise Bad(f"{d.isoformat()} is in the future")
     if d < EARLIEST:
-        raise _Bad(f"{d.isoformat()} is before the war began (20 February 2014): a typo or a wrong Excel serial")
+        raise Bad(f"{d.isoformat()} is before the war began (20 February 2014): a typo or a wrong Excel serial")
     return d
 
 
@@ -495,19 +475,19 @@ def _number(value: str, decimal_comma: bool) -> tuple[Decimal, str | None, bool]
         marker, s = m[1], s[m.end() :]
     if m := _MARK_AFTER.search(s):
         if marker:
-            raise _Bad(f"two currency markers in {_show(value)}")
+            raise Bad(f"two currency markers in {_show(value)}")
         marker, s = m[1], s[: m.start()]
     s = s.strip()
     if s.startswith(("-", "−")) or (s.startswith("(") and s.endswith(")")):
-        raise _Bad(f"negative value {_show(value)}")
+        raise Bad(f"negative value {_show(value)}")
     # Spaces (plain, non-breaking, narrow) group thousands in many locales.
     s = "".join(s.split())
     parsed = _decimal_text(s, decimal_comma)
     if parsed is None:
-        raise _Bad(f"not a number: {_show(value)}")
+        raise Bad(f"not a number: {_show(value)}")
     text, ambiguous = parsed
     if len(text.split(".")[0].lstrip("0")) > 18:
-        raise _Bad(f"number too large: {_show(value)}")
+        raise Bad(f"number too large: {_show(value)}")
     return Decimal(text), marker, ambiguous
 
 
@@ -519,9 +499,9 @@ def _amount(value: str, decimal_comma: bool, currency: str | None) -> Decimal | 
     if marker:
         codes = SYMBOLS.get(marker) or (marker.upper(),)
         if marker not in SYMBOLS and pycountry.currencies.get(alpha_3=marker.upper()) is None:
-            raise _Bad(f"not a number: {_show(value)}")
+            raise Bad(f"not a number: {_show(value)}")
         if currency and currency not in codes:
-            raise _Bad(f"written in {marker} but the currency is {currency}")
+            raise Bad(f"written in {marker} but the currency is {currency}")
     return amount
 
 
@@ -531,9 +511,9 @@ def _count(value: str, decimal_comma: bool) -> int | None:
         return None
     number, marker, ambiguous = parsed
     if marker:
-        raise _Bad(f"a count, not an amount: {_show(value)}")
+        raise Bad(f"a count, not an amount: {_show(value)}")
     if ambiguous:
-        raise _Bad(f"ambiguous count {_show(value)}: one or a thousand? write it without separators")
+        raise Bad(f"ambiguous count {_show(value)}: one or a thousand? write it without separators")
     if number != number.to_integral_value():
-        raise _Bad(f"not a whole number: {_show(value)}")
+        raise Bad(f"not a whole number: {_show(value)}")
     return int(number)
