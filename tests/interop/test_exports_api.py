@@ -62,3 +62,20 @@ def test_a_cleared_reader_gets_both_and_stix_validates(api, world, tokens):
     assert api.get("/api/v1/exports/observations.stix", tokens["chair"]).status_code == 422
     public = json.loads(api.get("/api/v1/exports/incidents.stix").content)
     assert sum(o["type"] == "incident" for o in public["objects"]) == 1
+
+
+@pytest.mark.parametrize(
+    "path,param",
+    [
+        ("/api/v1/exports/observations.csv", "end"),
+        ("/api/v1/exports/incidents.geojson", "start"),
+        ("/api/v1/incidents", "start"),
+        ("/api/v1/agreement/in-force", "at"),
+    ],
+)
+@pytest.mark.parametrize("when", ["0001-01-01T01:06:56+12:16", "9999-12-31T23:00:00-05:00"])
+def test_a_time_beyond_the_utc_range_is_refused_by_name(api, path, param, when):
+    # Schemathesis found this: such a time is valid ISO 8601 but has no UTC equivalent.
+    r = api.get(path, **{param: when})
+    assert r.status_code in (400, 422), r.content
+    assert param in r.content.decode()

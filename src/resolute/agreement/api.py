@@ -6,9 +6,10 @@ import datetime as dt
 
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from resolute.accounts import roles
+from resolute.monitoring.schemas import UtcTime
 from resolute.errors import Forbidden, NotFound
 from resolute.monitoring.api import Problem, _parse_cursor
 from resolute.monitoring.models import Incident
@@ -42,7 +43,7 @@ def list_versions(request):
 
 
 @router.get("/agreement/in-force", response={200: dict, **ERRORS}, summary="The version in force at a time (default now)")
-def in_force(request, at: AwareDatetime | None = Query(None, description="UTC time")):
+def in_force(request, at: UtcTime | None = Query(None, description="UTC time")):
     at = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     v = services.version_in_force(at)
     if v is None or not _versions(request).filter(pk=v.pk).exists():

@@ -9,12 +9,13 @@ from typing import Literal
 
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from resolute.accounts import roles
 from resolute.accounts.models import User
 from resolute.agreement.api import page
 from resolute.agreement.models import Finding
+from resolute.monitoring.schemas import UtcTime
 from resolute.errors import InvalidInput
 from resolute.monitoring.api import Problem
 from resolute.monitoring.models import Incident
@@ -111,7 +112,7 @@ def review(request, vid: int, body: ReviewIn):
 class TaskIn(Schema):
     team: str = Field(min_length=1, max_length=100)
     team_lead: str = Field(min_length=1, max_length=150, description="username of the team's lead (a monitor)")
-    deadline: AwareDatetime = Field(description="when the report is due (UTC)")
+    deadline: UtcTime = Field(description="when the report is due (UTC)")
 
 
 @router.post("/verifications/{vid}/task", response={200: dict, **ERRORS}, summary="Task a monitoring team with a deadline (analyst)")
@@ -150,7 +151,7 @@ class DenialIn(Schema):
     lon: float = Field(ge=-180, le=180)
     denied_by: str = Field("", pattern=r"^([A-Z]{3})?$")
     note: str = Field("", max_length=10_000)
-    at: AwareDatetime | None = Field(None, description="when access was denied (UTC); default now")
+    at: UtcTime | None = Field(None, description="when access was denied (UTC); default now")
 
 
 @router.post("/verifications/{vid}/access-denied", response={201: dict, **ERRORS}, summary="Record that the team was denied access (monitor)")
@@ -229,7 +230,7 @@ def add_evidence(request, cid: int, body: EvidenceIn):
 
 
 class InviteIn(Schema):
-    deadline: AwareDatetime
+    deadline: UtcTime
 
 
 @router.post("/cases/{cid}/invite", response={200: dict, **ERRORS}, summary="Invite the parties to respond by a deadline (chair)")

@@ -9,8 +9,9 @@ from typing import Literal
 
 from django.http import HttpResponse
 from ninja import Query, Router, Schema
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from resolute.monitoring.schemas import UtcTime
 from resolute.errors import InvalidInput
 from resolute.monitoring.api import LIVE, Problem
 from resolute.monitoring.models import Incident, Observation
@@ -29,8 +30,8 @@ MAX_EXPORT = 50_000
 
 
 class Window(Schema):
-    start: AwareDatetime | None = Field(None, description="records whose window ends at or after this (UTC)")
-    end: AwareDatetime | None = Field(None, description="records whose window starts at or before this (UTC)")
+    start: UtcTime | None = Field(None, description="records whose window ends at or after this (UTC)")
+    end: UtcTime | None = Field(None, description="records whose window starts at or before this (UTC)")
 
 
 def _features(request, collection: str, w: Window) -> list[dict]:

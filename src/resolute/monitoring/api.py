@@ -9,14 +9,14 @@ from typing import Literal
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
-from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, ValidationError
 
 from resolute.core import vocabulary as v
 from resolute.errors import InvalidInput, ServiceError, pydantic_errors
 
 from . import services
 from .models import CoalitionMember, Incident, Observation, Party, Source
-from .schemas import OBSERVATION_BODY_SCHEMA_NOTE, ObservationIn
+from .schemas import OBSERVATION_BODY_SCHEMA_NOTE, ObservationIn, UtcTime
 from . import fusion
 from .fusion import current_line
 from .serializers import incident_detail, incident_feature, observation_feature
@@ -59,24 +59,11 @@ class Problem(Schema):
 
 class ListFilters(Schema):
     bbox: str | None = Field(None, description="minLon,minLat,maxLon,maxLat (WGS 84 degrees)", max_length=200)
-    start: AwareDatetime | None = Field(None, description="only records whose time window ends at or after this (UTC)")
-    end: AwareDatetime | None = Field(None, description="only records whose time window starts at or before this (UTC)")
+    start: UtcTime | None = Field(None, description="only records whose time window ends at or after this (UTC)")
+    end: UtcTime | None = Field(None, description="only records whose time window starts at or before this (UTC)")
     event_type: str | None = Field(None, description="comma-separated event types", max_length=2000)
     cursor: str | None = Field(None, description="the `next` link's cursor", max_length=40)
     limit: int = Field(100, ge=1, le=1000)
-
-    @field_validator("start", "end")
-    @classmethod
-    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
-        # Compare in UTC. PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 and Python
-        # allow (…-21:05), and converting 0001-01-01T00:00+01:00 or 9999-12-31T23:00-05:00 to
-        # UTC leaves the representable range (SQLite's adapter fails on it): refuse those.
-        if value is None:
-            return None
-        try:
-            return value.astimezone(dt.timezone.utc)
-        except OverflowError:
-            raise ValueError("is out of the representable date range") from None
 
 
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 409: Problem, 413: Problem, 415: Problem, 422: Problem}

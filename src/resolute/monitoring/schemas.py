@@ -34,6 +34,19 @@ def _storable(s: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_storable)]
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    # Compare and store in UTC. Converting 0001-01-01T00:00+01:00 or 9999-12-31T23:00-05:00 to
+    # UTC leaves the representable range (SQLite's adapter fails on it, PostgreSQL refuses
+    # offsets beyond ±15:59 that ISO 8601 allows): refuse those as bad input, not a 500.
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValueError("is out of the representable date range") from None
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 Lat = Annotated[float, Field(ge=-90, le=90, description="WGS 84 latitude, degrees")]
 Lon = Annotated[float, Field(ge=-180, le=180, description="WGS 84 longitude, degrees")]
 NationCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 3166 alpha-3 (EUU for the EU institutions)")]
