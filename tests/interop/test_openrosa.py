@@ -255,10 +255,8 @@ def test_missing_instance_id_and_invalid_answers(client, monitor):
     assert Collect(client, monitor).post(b"<data id='other_form'/>").status_code == 400
 
 
-def test_oversized_attachment_is_413(client, monitor, monkeypatch):
-    from resolute.interop import openrosa
-
-    monkeypatch.setattr(openrosa, "MAX_ATTACHMENT_BYTES", 1000)
+def test_oversized_attachment_is_413(client, monitor, settings):
+    settings.OPENROSA_MAX_ATTACHMENT_BYTES = 1000
     collect = Collect(client, monitor)
     collect.fetch_form()
     r = collect.post(collect.fill(new_instance(), **sector_answers()), {"photo.jpg": JPEG})
@@ -275,7 +273,7 @@ def test_unauthenticated_gets_a_challenge(client, users, tokens, where):
     ):
         r = client.head(where, **headers) if where.endswith("submission") else client.get(where, **headers)
         assert r.status_code == 401, (where, headers)
-        assert r["WWW-Authenticate"].startswith("Basic realm=")
+        assert r["WWW-Authenticate"].startswith("Digest realm=") and ', Basic realm="' in r["WWW-Authenticate"]
         assert r["X-OpenRosa-Version"] == "1.0"
     r = client.post("/openrosa/submission", {"xml_submission_file": SimpleUploadedFile("s.xml", b"<data/>")}, **basic("monitor-user", "rsl_wrong"))
     assert r.status_code == 401

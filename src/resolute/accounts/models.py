@@ -32,6 +32,10 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, help_text="first characters, to recognise a token in lists")
     digest = models.CharField(max_length=64, unique=True)
+    # HA1 = MD5(username:realm:secret) of HTTP Digest (RFC 7616), written at issuance for the
+    # OpenRosa endpoints. Tokens issued before this field existed have none and authenticate
+    # with Basic only (the secret is not kept, so HA1 cannot be derived later).
+    digest_ha1 = models.CharField(max_length=32, null=True, blank=True, editable=False)
     scopes = models.CharField(max_length=100, default="read")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -42,3 +46,16 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
+
+
+class DigestNonceUse(models.Model):
+    """One (nonce, nonce-count) pair an HTTP Digest client has authenticated with, kept until
+    the nonce can no longer be accepted: a second request with the same pair is a replay and is
+    refused by every process (the unique constraint decides, not an in-memory cache)."""
+
+    nonce = models.CharField(max_length=100)
+    nc = models.BigIntegerField(help_text="nonce-count, 1..2^32-1")
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["nonce", "nc"], name="digest_nonce_use_once")]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from resolute.audit import services as audit
@@ -13,15 +16,29 @@ from resolute.core.markings import Classification
 from resolute.errors import Forbidden, InvalidInput, NotFound
 
 from . import roles
-from .models import ApiToken, User
+from .models import ApiToken, DigestNonceUse, User
 
 TOKEN_PREFIX = "rsl_"
+# The HTTP Digest realm of the OpenRosa endpoints. It is part of every stored HA1: changing it
+# (or renaming a user) leaves existing tokens usable with Basic only.
+DIGEST_REALM = "Resolute OpenRosa"
 
 
 def _digest(secret: str) -> str:
     # Tokens carry 256 bits of randomness, so a plain SHA-256 (not a slow password hash) is
     # enough and keeps per-request authentication cheap.
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def digest_ha1(username: str, secret: str, realm: str = DIGEST_REALM) -> str:
+    """HA1 of HTTP Digest with algorithm MD5 (RFC 7616 §3.4.2): MD5(username:realm:secret), hex.
+
+    MD5 is what ODK Collect and every Digest client speak. Its weaknesses (collisions, speed)
+    do not matter here: the secret is a random 256-bit token, so recovering it from a stolen
+    HA1 means a preimage search over 2^256 candidates, out of reach however fast MD5 is. A
+    stolen HA1 does let its holder answer Digest challenges for that token, as a stolen SHA-256
+    digest would not allow Basic; that is why HA1 is kept per token, revoked with it."""
+    return hashlib.md5(f"{username}:{realm}:{secret}".encode()).hexdigest()
 
 
 def create_user(actor, username: str, role: str, nation: str = "", clearance: int = 0, password: str | None = None, **extra) -> User:
@@ -58,7 +75,10 @@ def issue_token(actor, user: User, name: str, scopes: tuple[str, ...] = ("read",
         raise Forbidden("only administrators issue tokens for other users")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
-        token = ApiToken.objects.create(user=user, name=name, prefix=secret[:10], digest=_digest(secret), scopes=" ".join(scopes), expires_at=expires_at)
+        token = ApiToken.objects.create(
+            user=user, name=name, prefix=secret[:10], digest=_digest(secret), digest_ha1=digest_ha1(user.username, secret),
+            scopes=" ".join(scopes), expires_at=expires_at,
+        )  # fmt: skip
         audit.record(actor, "token.issue", "api_token", token.pk, after={"user": user.username, "name": name, "scopes": list(scopes)})
     return token, secret
 
@@ -107,3 +127,58 @@ def authenticate_token(secret: str) -> User | None:
     user = User.from_db(connection.alias, list(_USER_FIELDS), values)
     user.token_scopes = tuple(row[0].split())
     return user
+
+
+def authenticate_digest(username: str, matches: Callable[[str], bool]) -> User | None:
+    """The user `username` if one of their live tokens (not revoked, not expired, user active)
+    has an HA1 for which `matches(ha1)` holds, with that token's scopes attached; else None.
+
+    The caller owns the HTTP Digest exchange and computes the expected response from each
+    candidate HA1 (compared in constant time). Tokens without an HA1 (issued before Digest
+    existed) are not candidates: they work with Basic only."""
+    now = timezone.now()
+    rows = (
+        ApiToken.objects.filter(user__username=username, user__is_active=True, revoked_at__isnull=True, digest_ha1__isnull=False)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .values_list("digest_ha1", "scopes", "user_id")
+    )
+    for ha1, scopes, user_id in rows:
+        if matches(ha1):
+            user = User.objects.get(pk=user_id)
+            user.token_scopes = tuple(scopes.split())
+            return user
+    return None
+
+
+def use_digest_nonce(nonce: str, nc: int, expires_at: dt.datetime) -> bool:
+    """Record that an authenticated Digest request used (nonce, nc); False if that pair was used
+    before (a replay). The pair is kept until `expires_at`, when the nonce itself stops being
+    accepted. The database's unique constraint decides, so it holds across processes, and
+    pairs may arrive out of order (a client's parallel requests): only an exact repeat fails.
+
+    Not audited: this is a replay filter, like a session store, written on every Digest
+    request; an audit entry per device request would bury the log's real events."""
+    try:
+        with transaction.atomic():
+            DigestNonceUse.objects.create(nonce=nonce, nc=nc, expires_at=expires_at)
+    except IntegrityError:
+        return False
+    if nc == 1:
+        # Once per nonce, the first time a client uses it: forget pairs of expired nonces.
+        DigestNonceUse.objects.filter(expires_at__lt=timezone.now()).delete()
+    return True
+
+
+def set_language(actor, user: User, language: str) -> None:
+    """A person's interface language, used on every device they sign in from."""
+    from django.conf import settings
+
+    if language not in dict(settings.LANGUAGES):
+        raise InvalidInput("unknown language", [{"field": "language", "message": f"one of {', '.join(dict(settings.LANGUAGES))}"}])
+    if user.language == language:
+        return
+    with transaction.atomic():
+        before = user.language
+        User.objects.filter(pk=user.pk).update(language=language)
+        user.language = language
+        audit.record(actor, "user.set_language", "user", user.pk, before={"language": before}, after={"language": language})

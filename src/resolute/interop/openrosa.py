@@ -7,11 +7,20 @@ they have a signal. Each submission becomes one `ObservationIn` and goes through
 intake service as every other channel (`monitoring.services.submit_observations`), so it is
 validated, idempotent per instanceID and audited the same way.
 
-Authentication: HTTP Basic with the user's username and one of their API tokens as the
-password (a `Bearer` header is accepted too). Digest is not offered: a Digest server must know
-the password (or HA1 = MD5(user:realm:password)) for every user, and only SHA-256 digests of
-tokens are stored, so Digest would need a new stored secret. Basic must therefore only run over
-HTTPS (ODK Collect refuses to send Basic credentials over plain HTTP anyway).
+Authentication: the user's username and one of their API tokens as the password, by HTTP
+Digest (RFC 7616 as ODK Collect and `requests.auth.HTTPDigestAuth` speak it: algorithm MD5,
+qop="auth") or HTTP Basic; a `Bearer` header is accepted too. A 401 offers both challenges,
+Digest first, as two WWW-Authenticate fields. Digest checks the response against the HA1 stored
+with each of the user's live tokens (tokens issued before Digest existed have none and work with
+Basic only). Nonces are stateless: issue time, a random salt and an HMAC under SECRET_KEY; an
+expired one is answered with stale=true so the client retries at once. Each (nonce, nc) pair is
+accepted once (a table, so across processes): a replayed request fails. Basic sends the token
+itself and must only run over HTTPS; Digest never sends it.
+
+Sizes: the body limit (RESOLUTE_MAX_BODY_BYTES, middleware) is announced in HEAD's
+X-OpenRosa-Accept-Content-Length, so Collect splits bigger submissions; each part is limited to
+RESOLUTE_OPENROSA_MAX_ATTACHMENT_BYTES while it is read, and the number of parts by Django's
+DATA_UPLOAD_MAX_NUMBER_FILES/FIELDS. Every refusal is a 413 before anything is stored.
 
 Submission XML is parsed with defusedxml with DTDs forbidden (XXE, entity expansion → 400).
 Attachments are hashed (SHA-256) into the observation's `attachments`; their bytes are not kept
@@ -26,28 +35,35 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import functools
 import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree as ET
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.urls import path, reverse
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 
 from resolute.accounts import roles
-from resolute.accounts.services import authenticate_token
+from resolute.accounts.services import DIGEST_REALM, authenticate_digest, authenticate_token, use_digest_nonce
 from resolute.errors import (
     Conflict,
     Forbidden,
@@ -63,17 +79,22 @@ app_name = "openrosa"
 
 FORMS_DIR = Path(__file__).parent / "forms"
 FORM_FILES = {"resolute_observation": "observation.md"}
-REALM = "Resolute OpenRosa"
+REALM = DIGEST_REALM
 XFORMS_LIST_NS = "http://openrosa.org/xforms/xformsList"
 MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
 RESPONSE_NS = "http://openrosa.org/http/response"
 XML = "text/xml; charset=utf-8"
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 PENDING_TTL_S = 7 * 24 * 3600
 # What every device submission is graded and labelled as (the brief's defaults for a
 # monitor's own report through a device).
 GRADE = "B2"
 XML_PART = "xml_submission_file"
+# A Digest nonce is fresh for this long after it was issued; then the client gets stale=true.
+NONCE_TTL_S = 300
+# The view sees a request only once its body has arrived, and the nonce was chosen before the
+# upload began: a submission over a poor link (here 2 kB/s, GPRS with a weak signal) gets the
+# time its size needs on top of NONCE_TTL_S, so a slow upload is not refused as stale forever.
+SLOW_LINK_BYTES_PER_S = 2048
 
 
 class OpenRosaError(Exception):
@@ -136,32 +157,184 @@ def _openrosa_response(status: int, message: str, nature: str = "") -> HttpRespo
     return _xml_response(root, status)
 
 
+class AuthenticationFailed(Exception):
+    """No acceptable credentials: answered with a 401 and fresh challenges."""
+
+    def __init__(self, message: str, stale: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.stale = stale
+
+
 def _authenticate(request):
-    """The user behind the Authorization header (Basic username:token, or Bearer token), or None."""
+    """The user behind the Authorization header: Digest, Basic username:token, or Bearer token.
+    Raises AuthenticationFailed (401) or OpenRosaError (400, a malformed Digest credential)."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, value = header.partition(" ")
+    scheme, _, value = header.strip().partition(" ")
     scheme = scheme.lower()
+    if scheme == "digest":
+        return _digest_user(request, value)
     if scheme == "bearer":
-        return authenticate_token(value.strip())
-    if scheme == "basic":
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        username, sep, secret = decoded.partition(":")
-        if not sep:
-            return None
-        user = authenticate_token(secret)
-        if user is None or user.username != username:
-            return None
-        return user
-    return None
+        user = authenticate_token(value.strip())
+    elif scheme == "basic":
+        user = _basic_user(value)
+    else:
+        raise AuthenticationFailed("authentication required: your username and an API token as the password")
+    if user is None:
+        raise AuthenticationFailed("wrong username or token, or the token is revoked or expired")
+    return user
 
 
-def _challenge() -> HttpResponse:
-    resp = _openrosa_response(401, "authentication required: your username and an API token as the password")
-    resp["WWW-Authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
-    return resp
+def _basic_user(value: str):
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, secret = decoded.partition(":")
+    if not sep:
+        return None
+    user = authenticate_token(secret)
+    if user is None or user.username != username:
+        return None
+    return user
+
+
+# --- HTTP Digest (RFC 7616, MD5 and qop=auth as ODK Collect uses it) ----------------------------
+
+_DIGEST_PARAM = re.compile(r'\s*([A-Za-z0-9_*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s",]*))\s*(?:,|$)')
+_DIGEST_REQUIRED = ("username", "realm", "nonce", "uri", "response", "qop", "nc", "cnonce")
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def parse_digest(value: str) -> dict[str, str] | None:
+    """The parameters of a Digest credential (names lower-cased, quoted strings unescaped), or
+    None when it is not a comma-separated list of name=value pairs without repeats."""
+    params: dict[str, str] = {}
+    pos = 0
+    while value[pos:].strip():
+        m = _DIGEST_PARAM.match(value, pos)
+        if m is None or m.end() == pos:
+            return None
+        name = m[1].lower()
+        if name in params:
+            return None
+        params[name] = re.sub(r"\\(.)", r"\1", m[2]) if m[2] is not None else m[3]
+        pos = m.end()
+    return params
+
+
+def _nonce_mac(stamp: str, salt: str) -> str:
+    return salted_hmac("resolute.openrosa.digest-nonce", f"{stamp}.{salt}", algorithm="sha256").hexdigest()[:32]
+
+
+def make_nonce(now: float | None = None) -> str:
+    """A server nonce: '<issued, unix seconds>.<random salt>.<HMAC-SHA256 of both under
+    SECRET_KEY>'. Nothing is stored: any process holding the key can check it."""
+    stamp = str(int(time.time() if now is None else now))
+    salt = secrets.token_hex(8)
+    return f"{stamp}.{salt}.{_nonce_mac(stamp, salt)}"
+
+
+def nonce_issued(nonce: str) -> int | None:
+    """When we issued `nonce` (unix seconds), or None if we did not (bad form or signature)."""
+    parts = nonce.split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or len(parts[0]) > 12:
+        return None
+    if not constant_time_compare(parts[2], _nonce_mac(parts[0], parts[1])):
+        return None
+    return int(parts[0])
+
+
+def _opaque() -> str:
+    return salted_hmac("resolute.openrosa.digest-opaque", REALM, algorithm="sha256").hexdigest()[:32]
+
+
+def _same_target(uri: str, request) -> bool:
+    """Whether the credential's `uri` names the requested resource (RFC 7616 §3.4.6): the
+    request target as sent (path and query), or the absolute URI on this host."""
+    target = uri
+    if "://" in uri:
+        parts = urlsplit(uri)
+        if parts.netloc.lower() != request.get_host().lower():
+            return False
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return unquote(target) == unquote(request.get_full_path())
+
+
+def _digest_user(request, value: str):
+    p = parse_digest(value)
+    if p is None:
+        raise OpenRosaError(400, "the Authorization header is not a well-formed Digest credential")
+    missing = [k for k in _DIGEST_REQUIRED if not p.get(k)]
+    if missing:
+        raise AuthenticationFailed(f"the Digest credential lacks {', '.join(missing)} (qop=\"auth\" is required)")
+    if p["realm"] != REALM:
+        raise AuthenticationFailed(f"Digest realm must be {REALM!r}")
+    if p.get("algorithm", "MD5").upper() != "MD5" or p["qop"] != "auth":
+        raise AuthenticationFailed('Digest algorithm must be MD5 and qop "auth"')
+    if not re.fullmatch(r"[0-9A-Fa-f]{8}", p["nc"]) or int(p["nc"], 16) == 0:
+        raise AuthenticationFailed("Digest nc must be 8 hexadecimal digits, from 00000001")
+    if "opaque" in p and not constant_time_compare(p["opaque"], _opaque()):
+        raise AuthenticationFailed("Digest opaque is not the one this server sent")
+    if not _same_target(p["uri"], request):
+        raise OpenRosaError(400, f"Authorization: Digest uri {p['uri'][:200]!r} is not the requested resource {request.get_full_path()!r}")
+    issued = nonce_issued(p["nonce"])
+    if issued is None:
+        raise AuthenticationFailed("the Digest nonce was not issued by this server")
+
+    ha2 = _md5(f"{request.method}:{p['uri']}")
+    tail = f":{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{ha2}"
+    answer = p["response"].lower()
+    user = authenticate_digest(p["username"], lambda ha1: constant_time_compare(_md5(ha1 + tail), answer))
+    if user is None:
+        raise AuthenticationFailed("wrong username or token, or the token is revoked, expired or older than Digest (use Basic)")
+
+    # Freshness is judged only for a correct answer, so stale=true (retry with the new nonce,
+    # no prompt) never tells a guesser anything.
+    now = time.time()
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if not (issued - 60 <= now <= issued + NONCE_TTL_S + length / SLOW_LINK_BYTES_PER_S):
+        raise AuthenticationFailed("the Digest nonce has expired", stale=True)
+    # Pairs are remembered for as long as the nonce could be accepted with the largest body.
+    last_valid = issued + NONCE_TTL_S + settings.MAX_BODY_BYTES / SLOW_LINK_BYTES_PER_S
+    if not use_digest_nonce(p["nonce"], int(p["nc"], 16), dt.datetime.fromtimestamp(last_valid, dt.UTC)):
+        raise AuthenticationFailed("this Digest nonce count was already used (a replayed request)")
+    return user
+
+
+class ChallengeResponse(HttpResponse):
+    """A 401 whose challenges go out as separate WWW-Authenticate fields. Django keeps one
+    value per header name, so `items()` (what the WSGI and ASGI handlers send) yields one field
+    per challenge; RFC 9110 §11.6.1 allows the repetition and okhttp-digest (ODK Collect) looks
+    for a field *starting* with "Digest". The header map holds the challenges joined by commas,
+    Digest first, which is the same list for in-process readers (the test client)."""
+
+    challenges: tuple[str, ...] = ()
+
+    def items(self):
+        for name, value in super().items():
+            if name.lower() != "www-authenticate":
+                yield name, value
+        for challenge in self.challenges:
+            yield "WWW-Authenticate", challenge
+
+
+def _challenge(message: str, stale: bool = False) -> HttpResponse:
+    root = ET.Element("OpenRosaResponse", xmlns=RESPONSE_NS)
+    ET.SubElement(root, "message").text = message
+    resp = ChallengeResponse(ET.tostring(root, encoding="utf-8", xml_declaration=True), status=401, content_type=XML)
+    digest = f'Digest realm="{REALM}", qop="auth", nonce="{make_nonce()}", opaque="{_opaque()}", algorithm=MD5, charset=UTF-8'
+    if stale:
+        digest += ", stale=true"
+    resp.challenges = (digest, f'Basic realm="{REALM}", charset="UTF-8"')
+    resp["WWW-Authenticate"] = ", ".join(resp.challenges)
+    return _headers(resp)
 
 
 def openrosa_view(*methods: str):
@@ -175,12 +348,11 @@ def openrosa_view(*methods: str):
                 resp = _openrosa_response(405, f"{request.method} is not allowed here")
                 resp["Allow"] = ", ".join(methods)
                 return resp
-            user = _authenticate(request)
-            if user is None:
-                return _challenge()
-            request.user = user
             try:
+                request.user = _authenticate(request)
                 return view(request, *args, **kwargs)
+            except AuthenticationFailed as exc:
+                return _challenge(exc.message, exc.stale)
             except OpenRosaError as exc:
                 resp = _openrosa_response(exc.status, exc.message)
                 for k, v in exc.headers.items():
@@ -239,11 +411,10 @@ def submission(request):
     user = request.user
     if not roles.allows(user, roles.ADD, "observation"):
         raise Forbidden("your role or token may not submit observations")
+    _read_multipart(request)
     xml_file = request.FILES.get(XML_PART)
     if xml_file is None:
         raise OpenRosaError(400, f"no {XML_PART} part in the multipart body")
-    if xml_file.size > MAX_ATTACHMENT_BYTES:
-        raise OpenRosaError(413, f"the submission XML is over {MAX_ATTACHMENT_BYTES} bytes")
     xml_bytes = xml_file.read()
     root = parse_submission(xml_bytes)
     instance = instance_id(root)
@@ -273,6 +444,59 @@ def submission(request):
     return _openrosa_response(201, f"observation {result.ids[0]} already received", "submit_success")
 
 
+class PartTooLarge(Exception):
+    """A multipart part passed RESOLUTE_OPENROSA_MAX_ATTACHMENT_BYTES; the argument is its name."""
+
+
+class _PartSizeLimit(FileUploadHandler):
+    """First of the upload handlers: stops a part as soon as it passes the per-attachment limit,
+    before the rest of it is spooled to disk. Passes every chunk on unchanged."""
+
+    def __init__(self, request, limit: int):
+        super().__init__(request)
+        self.limit = limit
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > self.limit:
+            raise PartTooLarge(self.file_name or self.field_name)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+def _read_multipart(request) -> None:
+    """Parse the multipart body, or refuse it with a 413 when a part is too large or there are
+    too many parts (a multipart bomb), having stored nothing (the upload handlers' spooled
+    files are dropped)."""
+    limit = settings.OPENROSA_MAX_ATTACHMENT_BYTES
+    request.upload_handlers.insert(0, _PartSizeLimit(request, limit))
+    try:
+        request.FILES  # noqa: B018  (parses POST and FILES together)
+    except PartTooLarge as exc:
+        _drop_uploads(request)
+        raise OpenRosaError(413, f"part {str(exc)[:100]!r} is over {limit} bytes (RESOLUTE_OPENROSA_MAX_ATTACHMENT_BYTES)") from None
+    except TooManyFilesSent:
+        _drop_uploads(request)
+        raise OpenRosaError(413, f"more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files in one submission (RESOLUTE_MAX_UPLOAD_FILES)") from None
+    except TooManyFieldsSent:
+        _drop_uploads(request)
+        raise OpenRosaError(413, f"more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields in one submission") from None
+    except RequestDataTooBig:
+        _drop_uploads(request)
+        raise OpenRosaError(413, f"the form fields are over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes") from None
+    except MultiPartParserError as exc:
+        _drop_uploads(request)
+        raise OpenRosaError(400, f"malformed multipart body: {exc}") from None
+
+
+def _drop_uploads(request) -> None:
+    # The part being read when parsing stopped is not in request.FILES yet: its handler still
+    # holds its temporary file.
+    for handler in request.upload_handlers:
+        handler.upload_interrupted()
+
+
 def _attachments(request) -> dict[str, tuple[str, object]]:
     """filename -> (sha256, uploaded file) for every part but the XML."""
     out = {}
@@ -280,8 +504,6 @@ def _attachments(request) -> dict[str, tuple[str, object]]:
         if part == XML_PART:
             continue
         for f in uploads:
-            if f.size > MAX_ATTACHMENT_BYTES:
-                raise OpenRosaError(413, f"attachment {f.name!r} is over {MAX_ATTACHMENT_BYTES} bytes")
             h = hashlib.sha256()
             for chunk in f.chunks():
                 h.update(chunk)
