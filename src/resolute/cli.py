@@ -78,9 +78,19 @@ def cmd_demo(args) -> int:
         console.print(f"  {key}: {value}")
     console.print(f"  demo accounts (password for all, new each run): [bold]{password}[/bold]")
     console.print("  administrator: admin; others: " + ", ".join(u for u in demo.DEMO_USERS if u != "admin"))
+    _analyze()
     if args.no_serve:
         return 0
-    return _serve(args.host, args.port)
+    return _serve(args.host, args.port, args.tak_port)
+
+
+def _analyze() -> None:
+    """Planner statistics after a bulk load: without them SQLite answers a small map view by
+    scanning every incident (docs/operations.md)."""
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("ANALYZE")
 
 
 def cmd_serve(args) -> int:
@@ -91,16 +101,32 @@ def cmd_serve(args) -> int:
     if MigrationExecutor(connection).migration_plan(MigrationExecutor(connection).loader.graph.leaf_nodes()):
         err.print("[red]the database needs migrations:[/red] run `resolute demo --no-serve` or `resolute manage migrate`")
         return 2
-    return _serve(args.host, args.port)
+    return _serve(args.host, args.port, args.tak_port)
 
 
-def _serve(host: str, port: int) -> int:
+def _serve(host: str, port: int, tak_port: int = 0) -> int:
     import waitress
+    from django.conf import settings
 
     from resolute.web.wsgi import application
 
+    listener = None
+    if tak_port:
+        from resolute.cli_interop import start_tak_listener
+
+        listener, bound = start_tak_listener(host, tak_port)
+        console.print(f"TAK / CoT listener on [bold]{host}:{bound}[/bold] (TCP; events filed under source TAK)")
+    console.print(f"OpenRosa for ODK Collect: [bold]http://{host}:{port}/openrosa/[/bold] (a monitor's username and device token)")
     console.print(f"serving on [bold]http://{host}:{port}/[/bold]  (API docs: http://{host}:{port}/api/v1/docs; Ctrl-C stops)")
-    waitress.serve(application, host=host, port=port, threads=8, ident="resolute", clear_untrusted_proxy_headers=True)
+    try:
+        # Waitress would otherwise buffer up to 1 GB of a chunked body before Django sees it.
+        waitress.serve(
+            application, host=host, port=port, threads=8, ident="resolute", clear_untrusted_proxy_headers=True,
+            max_request_body_size=settings.MAX_BODY_BYTES,
+        )  # fmt: skip
+    finally:
+        if listener is not None:
+            listener.stop()
     return 0
 
 
@@ -281,10 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-serve", action="store_true", help="load and print a summary, do not serve")
     d.add_argument("--host", default="127.0.0.1")
     d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--tak-port", type=int, default=8087, help="TAK/CoT listener port beside the web server (0: none)")
     d.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("serve", help="serve an existing data directory")
     s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--tak-port", type=int, default=0, help="also run the TAK/CoT listener on this port (0: none)")
     s.add_argument("--port", type=int, default=8000)
     s.set_defaults(func=cmd_serve)
 
@@ -337,6 +365,17 @@ def build_parser() -> argparse.ArgumentParser:
         return bench_tak.main(args)
 
     bt.set_defaults(func=cmd_bench_tak)
+    bm = bsub.add_parser("map", help="situation map with many incidents: answer time, payload, first render in Chromium")
+    bm.add_argument("--incidents", type=int, default=100_000)
+    bm.add_argument("--repeat", type=int, default=5)
+    bm.add_argument("--no-analyze", dest="analyze", action="store_false", help="skip ANALYZE after loading (SQLite planner statistics)")
+
+    def cmd_bench_map(args) -> int:
+        from resolute import bench_map
+
+        return bench_map.main(args)
+
+    bm.set_defaults(func=cmd_bench_map)
 
     u = sub.add_parser("user", help="people")
     usub = u.add_subparsers(dest="user_command", required=True)

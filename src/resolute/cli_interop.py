@@ -26,6 +26,39 @@ def import_events(args, actor):
     return 0
 
 
+class BackgroundListener:
+    """The TAK listener on its own event loop in a thread, beside the web server."""
+
+    def __init__(self, listener, loop, thread):
+        self.listener, self.loop, self.thread = listener, loop, thread
+
+    def stop(self, timeout: float = 10.0) -> None:
+        import asyncio
+
+        # close() hands everything received to the sink before it returns: nothing is lost.
+        asyncio.run_coroutine_threadsafe(self.listener.close(), self.loop).result(timeout)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout)
+
+
+def start_tak_listener(host: str, port: int, source: str = "TAK") -> tuple[BackgroundListener, int]:
+    """Start a TCP CoT listener in a background thread; return it and the port it bound."""
+    import asyncio
+    import threading
+
+    from resolute.interop import services, tak
+    from resolute.monitoring import services as monitoring
+
+    monitoring.register_source("system:tak", source, f"TAK feed {source}", "patrol", "B", 2, "")
+    listener = tak.TakListener(services.cot_sink(), source_code=source, host=host, port=port)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="tak-listener", daemon=True)
+    thread.start()
+    bound = asyncio.run_coroutine_threadsafe(listener.start(), loop).result(30)
+    asyncio.run_coroutine_threadsafe(listener.serve_forever(), loop)
+    return BackgroundListener(listener, loop, thread), bound
+
+
 def tak_listen(args, actor):
     """Run the TAK listener until interrupted."""
     import asyncio

@@ -88,12 +88,14 @@ ROUTES = {
     ("POST", "/api/v1/playbook/tasks/{tid}"): ("execute", "playbook"),
     ("POST", "/api/v1/playbook/what-if"): ("view", "playbook"),
     ("GET", "/api/v1/exports/{collection}.{fmt}"): "incident",
+    ("GET", "/api/v1/map/incidents"): "incident",
+    ("GET", "/api/v1/map/layers"): "incident",
 }
 # Routes that return figures or boards rather than records: checked for role access here (200
 # or an empty answer when the role may read the resource, else refused); their per-record
 # restriction (confidential values, markings) is tested in the app's own tests.
 AGGREGATES = {"/api/v1/support/totals", "/api/v1/support/delivery", "/api/v1/support/iati.xml", "/api/v1/force/board", "/api/v1/force/gate",
-              "/api/v1/playbook/instruments", "/api/v1/playbook/activations", "/api/v1/exports/{collection}.{fmt}"}
+              "/api/v1/playbook/instruments", "/api/v1/playbook/activations", "/api/v1/exports/{collection}.{fmt}", "/api/v1/map/incidents", "/api/v1/map/layers"}
 MODELS = {
     "observation": Observation, "incident": Incident, "source": Source, "finding": Finding, "verification": Verification,
     "case": Case, "decision": Decision, "activation": ActivationEvent, "reliability": ReliabilityDay, "pledge": Pledge,
@@ -178,6 +180,15 @@ def _visible(user, resource):
     return {r.pk for r in model.objects.all() if may_read(reader, _marking_of(r))}
 
 
+def _nothing(body) -> bool:
+    """A map answer for a reader who may not read incidents: nothing in it."""
+    if not isinstance(body, dict):
+        return False
+    if "total" in body:
+        return body["total"] == 0 and not body.get("incidents") and not body.get("cells")
+    return all(not v.get("features") for v in body.values() if isinstance(v, dict))
+
+
 def _ids_in(body, resource):
     if isinstance(body, dict) and "items" in body:
         return [item["id"] for item in body["items"]], body.get("next")
@@ -218,9 +229,15 @@ def test_no_route_returns_what_a_role_may_not_see(api, marked_world, users, toke
                     assert r.status_code == 200, (who, path, r.content[:200])
                     if "exports" in path:  # an export holds exactly what the reader may see
                         assert {f["id"] for f in r.json()["features"]} == _visible(user, "incident"), (who, path)
+                    if path.endswith("map/incidents"):  # so does the map, whether incidents or cells
+                        located = {i.pk for i in Incident.objects.filter(lat__isnull=False, status__in=("open", "verified", "not_verified", "refuted"))}
+                        visible = _visible(user, "incident") & located
+                        body = r.json()
+                        assert body["total"] == len(visible), (who, path)
+                        assert body["mode"] == "incidents" and {i["id"] for i in body["incidents"]} == visible, (who, path)
                 else:
                     refused = r.status_code in (401, 403)
-                    empty = r.status_code == 200 and (b"<iati-activity" not in r.content if path.endswith(".xml") else r.json() == [])
+                    empty = r.status_code == 200 and (b"<iati-activity" not in r.content if path.endswith(".xml") else r.json() in ([], ) or _nothing(r.json()))
                     assert refused or empty, (who, path, r.status_code, r.content[:200])
                 continue
             allowed = _visible(user, resource) if resource in MODELS else None

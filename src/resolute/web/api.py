@@ -109,6 +109,9 @@ def _register_routers() -> None:
     from resolute.interop.api import router as interop
 
     api.add_router("/", interop)
+    from resolute.monitoring.map_api import router as situation_map
+
+    api.add_router("/", situation_map)
 
 
 _register_routers()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import xstatic.pkg.leaflet
+import xstatic.pkg.leaflet_markercluster
+
 from . import config
 
 PRODUCTION = config.is_production()
@@ -18,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "django_htmx",
     "resolute.accounts",
     "resolute.audit",
     "resolute.monitoring",
@@ -33,6 +39,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "resolute.web.middleware.HeadWithoutBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "resolute.web.middleware.BodySizeLimitMiddleware",
@@ -41,7 +48,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "resolute.web.middleware.UserLanguageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "resolute.web.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -49,6 +59,8 @@ ROOT_URLCONF = "resolute.web.urls"
 WSGI_APPLICATION = "resolute.web.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 TEMPLATES = [
     {
@@ -61,6 +73,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "resolute.web.context.navigation",
             ],
         },
     },
@@ -94,11 +107,27 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Leaflet and its marker-cluster plug-in come from their xstatic packages, served by us.
+STATICFILES_DIRS = [("leaflet", xstatic.pkg.leaflet.BASE_DIR), ("leaflet-markercluster", xstatic.pkg.leaflet_markercluster.BASE_DIR)]
+LOCALE_PATHS = [Path(__file__).resolve().parent.parent / "locale"]
+# The situation map draws its base map from shipped vector data. A deployment with its own tile
+# server may add raster tiles under it: an URL template such as
+# https://tiles.example.mil/{z}/{x}/{y}.png (it is also allowed by the pages' CSP).
+MAP_TILE_URL = config.env("MAP_TILE_URL", "")
+MAP_TILE_ATTRIBUTION = config.env("MAP_TILE_ATTRIBUTION", "")
+# Above this many incidents in view the map receives grid cells, not incidents.
+MAP_MAX_FEATURES = config.int_setting("MAP_MAX_FEATURES", 1500)
 
 # Request size: Django's own limit guards form parsing; our middleware answers oversize
 # bodies with a 413 problem document before any parsing (RESOLUTE_MAX_BODY_BYTES).
 MAX_BODY_BYTES = config.int_setting("MAX_BODY_BYTES", 16 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+# Multipart bombs: at most this many file parts in one request (Django's default, made a
+# setting); more is refused with 413 before anything is stored. Fields stay at Django's 1000.
+DATA_UPLOAD_MAX_NUMBER_FILES = config.int_setting("MAX_UPLOAD_FILES", 100)
+# One OpenRosa part (the submission XML or an attachment), refused with 413 as soon as it
+# passes this size; the whole POST is bounded by MAX_BODY_BYTES.
+OPENROSA_MAX_ATTACHMENT_BYTES = config.int_setting("OPENROSA_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
 MAX_BULK_OBSERVATIONS = config.int_setting("MAX_BULK", 10_000)
 # How far in the future an observed time may lie (device clock skew), seconds.
 FUTURE_TOLERANCE_S = config.int_setting("FUTURE_TOLERANCE_S", 300)

@@ -1,7 +1,9 @@
 from django.contrib import admin
-from django.http import HttpResponseRedirect
 from django.urls import include, path
 
+from resolute.monitoring import views as monitoring
+
+from . import views
 from .api import api
 
 urlpatterns = [
@@ -14,6 +16,14 @@ urlpatterns = [
     # Daily and weekly reports (public and restricted editions, HTML and PDF).
     path("reports/", include("resolute.reports.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
-    path("", lambda request: HttpResponseRedirect("/api/v1/docs")),
+    path("language/", views.set_language, name="set-language"),
+    # The web application: the map first, then a page per element of the guarantee.
+    path("", monitoring.situation_map, name="situation-map"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("incidents/<int:pk>/", monitoring.incident_page, name="incident"),
+    path("observations/new/", monitoring.observation_new, name="observation-new"),
+    path("", include("resolute.commission.urls")),
+    path("", include("resolute.support.urls")),
+    path("", include("resolute.forces.urls")),
+    path("", include("resolute.playbook.urls")),
 ]
