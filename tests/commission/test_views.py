@@ -579,3 +579,17 @@ def test_no_inline_script_or_event_handler(pages, people, reported, voting):
         html = pages.get(who, name, *([pk] if pk else [])).content.decode()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), name
         assert not re.search(r"\son[a-z]+\s*=", html), name
+
+
+def test_a_vote_that_cannot_be_counted_is_a_conflict_not_a_server_error(api, people, tokens_of, voting):
+    from resolute.commission.models import CommissionSeat
+
+    CommissionSeat.objects.all().delete()  # an administrator dissolved the seats while the vote was open
+    r = api.post(f"/api/v1/cases/{voting.pk}/close", {}, tokens_of("chair"))
+    assert r.status_code == 409 and "seats" in r.content.decode()
+    assert Case.objects.get(pk=voting.pk).state == "voting"
+
+
+def test_nul_characters_in_free_text_are_refused_by_name(api, people, tokens_of, referral):
+    r = api.post(f"/api/v1/cases/{referral.pk}/notes", {"text": "a\x00b"}, tokens_of("chair"))
+    assert r.status_code == 422 and "text" in r.content.decode()

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from resolute.accounts import roles
 from resolute.monitoring.schemas import UtcTime
+from resolute.monitoring.schemas import Text as Storable
 from resolute.errors import Forbidden, NotFound
 from resolute.monitoring.api import Problem, _parse_cursor
 from resolute.monitoring.models import Incident
@@ -91,12 +92,12 @@ def finding_out(f: Finding) -> dict:
 
 class FindingFilters(Schema):
     incident: int | None = Field(None, ge=1, le=2**62)
-    provision: str | None = Field(None, max_length=20)
+    provision: Storable | None = Field(None, max_length=20)
     party: str | None = Field(None, pattern=r"^([A-Z]{3}|unattributable)$")
     min_severity: int | None = Field(None, ge=1, le=5)
     include_superseded: bool = False
     include_exempt: bool = True
-    cursor: str | None = Field(None, max_length=40)
+    cursor: Storable | None = Field(None, max_length=40)
     limit: int = Field(100, ge=1, le=1000)
 
 

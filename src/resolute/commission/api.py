@@ -16,6 +16,7 @@ from resolute.accounts.models import User
 from resolute.agreement.api import page
 from resolute.agreement.models import Finding
 from resolute.monitoring.schemas import UtcTime
+from resolute.monitoring.schemas import Text as Storable
 from resolute.errors import InvalidInput
 from resolute.monitoring.api import Problem
 from resolute.monitoring.models import Incident
@@ -48,9 +49,9 @@ def _visible(request, model, pk, field: str):
 
 
 class QueueFilters(Schema):
-    state: str | None = Field(None, max_length=200, description="comma-separated states; default: everything not concluded")
+    state: Storable | None = Field(None, max_length=200, description="comma-separated states; default: everything not concluded")
     overdue: bool | None = None
-    cursor: str | None = Field(None, max_length=40)
+    cursor: Storable | None = Field(None, max_length=40)
     limit: int = Field(100, ge=1, le=1000)
 
 
@@ -72,7 +73,7 @@ def list_verifications(request, f: Query[QueueFilters]):
 
 
 class AllegationIn(Schema):
-    allegation: str = Text
+    allegation: Storable = Text
     source: Literal[ALLEGATION_SOURCES] = "mission"
     incident_id: int | None = Field(None, ge=1, le=2**62)
 
@@ -101,7 +102,7 @@ def unlock(request, vid: int):
 
 class ReviewIn(Schema):
     admissible: bool
-    note: str = Field("", max_length=10_000)
+    note: Storable = Field("", max_length=10_000)
 
 
 @router.post("/verifications/{vid}/review", response={200: dict, **ERRORS}, summary="Preliminary review (analyst)")
@@ -110,8 +111,8 @@ def review(request, vid: int, body: ReviewIn):
 
 
 class TaskIn(Schema):
-    team: str = Field(min_length=1, max_length=100)
-    team_lead: str = Field(min_length=1, max_length=150, description="username of the team's lead (a monitor)")
+    team: Storable = Field(min_length=1, max_length=100)
+    team_lead: Storable = Field(min_length=1, max_length=150, description="username of the team's lead (a monitor)")
     deadline: UtcTime = Field(description="when the report is due (UTC)")
 
 
@@ -125,16 +126,16 @@ def task(request, vid: int, body: TaskIn):
 
 class Evidence(Schema):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    description: str = Field("", max_length=1000)
+    description: Storable = Field("", max_length=1000)
 
 
 class Photo(Schema):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    caption: str = Field("", max_length=1000)
+    caption: Storable = Field("", max_length=1000)
 
 
 class ReportIn(Schema):
-    findings: str = Text
+    findings: Storable = Text
     evidence: list[Evidence] = Field(default_factory=list, max_length=200)
     photos: list[Photo] = Field(default_factory=list, max_length=200)
     recommendation: Literal["verified", "not_verified", "refuted", ""] = ""
@@ -150,7 +151,7 @@ class DenialIn(Schema):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     denied_by: str = Field("", pattern=r"^([A-Z]{3})?$")
-    note: str = Field("", max_length=10_000)
+    note: Storable = Field("", max_length=10_000)
     at: UtcTime | None = Field(None, description="when access was denied (UTC); default now")
 
 
@@ -162,7 +163,7 @@ def access_denied(request, vid: int, body: DenialIn):
 
 class ConcludeIn(Schema):
     outcome: Literal["verified", "not_verified", "refuted"]
-    note: str = Field("", max_length=10_000)
+    note: Storable = Field("", max_length=10_000)
 
 
 @router.post("/verifications/{vid}/conclude", response={200: dict, **ERRORS}, summary="Verified / not verified / refuted (a second analyst)")
@@ -179,8 +180,8 @@ def seats(request):
 
 
 class CaseFilters(Schema):
-    state: str | None = Field(None, max_length=40)
-    cursor: str | None = Field(None, max_length=40)
+    state: Storable | None = Field(None, max_length=40)
+    cursor: Storable | None = Field(None, max_length=40)
     limit: int = Field(100, ge=1, le=1000)
 
 
@@ -193,9 +194,9 @@ def list_cases(request, f: Query[CaseFilters]):
 
 
 class ReferralIn(Schema):
-    title: str = Field(min_length=1, max_length=300)
+    title: Storable = Field(min_length=1, max_length=300)
     incident_ids: list[int] = Field(default_factory=list, max_length=200)
-    note: str = Field("", max_length=10_000)
+    note: Storable = Field("", max_length=10_000)
 
 
 @router.post("/cases", response={201: dict, **ERRORS}, summary="A member's referral to the Commission")
@@ -213,7 +214,7 @@ class EvidenceIn(Schema):
     incident_id: int | None = Field(None, ge=1, le=2**62)
     finding_id: int | None = Field(None, ge=1, le=2**62)
     verification_id: int | None = Field(None, ge=1, le=2**62)
-    note: str = Field("", max_length=10_000)
+    note: Storable = Field("", max_length=10_000)
 
 
 @router.post("/cases/{cid}/evidence", response={201: dict, **ERRORS}, summary="Add evidence (chair)")
@@ -240,7 +241,7 @@ def invite(request, cid: int, body: InviteIn):
 
 class ResponseIn(Schema):
     party: str = Field(pattern=r"^[A-Z]{3}$")
-    text: str = Text
+    text: Storable = Text
 
 
 @router.post("/cases/{cid}/responses", response={201: dict, **ERRORS}, summary="Record a party's response (chair)")
@@ -250,7 +251,7 @@ def respond(request, cid: int, body: ResponseIn):
 
 
 class NoteIn(Schema):
-    text: str = Text
+    text: Storable = Text
 
 
 @router.post("/cases/{cid}/notes", response={201: dict, **ERRORS}, summary="Add to the deliberation record (members)")
@@ -268,7 +269,7 @@ class ProposalIn(Schema):
     attribution: str = Field("", pattern=r"^([A-Z]{3})?$", description="responsible party; empty = unattributable")
     breach_class: Literal[BREACH_CLASSES]
     measures: list[Literal[MEASURES]] = Field(default_factory=list, max_length=len(MEASURES))
-    rationale: str = Text
+    rationale: Storable = Text
 
 
 @router.post("/cases/{cid}/proposals", response={201: dict, **ERRORS}, summary="Put a draft decision to the vote (chair)")
@@ -279,7 +280,7 @@ def propose(request, cid: int, body: ProposalIn):
 
 class VoteIn(Schema):
     choice: Literal["yes", "no", "abstain"]
-    opinion: str = Field("", max_length=10_000, description="explanation of vote; with 'no', a dissenting opinion")
+    opinion: Storable = Field("", max_length=10_000, description="explanation of vote; with 'no', a dissenting opinion")
 
 
 @router.post("/cases/{cid}/votes", response={201: dict, **ERRORS}, summary="Vote on the open proposal (one per member)")

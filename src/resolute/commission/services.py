@@ -462,7 +462,12 @@ def tally(case: Case) -> voting.Outcome:
     seats = CommissionSeat.objects.select_related("member")
     chair = next((s.member.code for s in seats if s.chair), None)
     ballots = [voting.Ballot(v.seat.member.code, v.choice) for v in proposal.votes.select_related("seat__member")]
-    return voting.tally([s.member.code for s in seats], ballots, voting.DecisionRule.from_mapping(case.rule), chair_seat=chair)
+    try:
+        return voting.tally([s.member.code for s in seats], ballots, voting.DecisionRule.from_mapping(case.rule), chair_seat=chair)
+    except ValueError as e:
+        # The Commission's composition (no seats, a ballot from a seat since removed) is
+        # configuration, not the caller's input: a conflict to resolve, not a server error.
+        raise Conflict(f"the vote cannot be counted: {e}", [{"field": "seats", "message": str(e)}]) from None
 
 
 def close_vote(actor, case: Case) -> Decision | None:

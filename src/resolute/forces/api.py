@@ -11,6 +11,7 @@ from pydantic import Field
 
 from resolute.accounts import roles
 from resolute.core import forcegen
+from resolute.monitoring.schemas import Text as Storable
 from resolute.errors import Forbidden, InvalidInput
 from resolute.monitoring.api import Problem
 from resolute.monitoring.models import CoalitionMember
@@ -67,12 +68,12 @@ def gate(request):
 
 
 class OfferIn(Schema):
-    requirement: str = Field(min_length=1, max_length=20, description="requirement code")
+    requirement: Storable = Field(min_length=1, max_length=20, description="requirement code")
     member: str = Field(pattern=r"^[A-Z]{3}$")
-    unit: str = Field(min_length=1, max_length=200)
+    unit: Storable = Field(min_length=1, max_length=200)
     size: int = Field(ge=1, le=100_000)
     readiness_days: int = Field(ge=0, le=3650)
-    caveats: str = Field("", max_length=10_000)
+    caveats: Storable = Field("", max_length=10_000)
 
 
 @router.post("/force/offers", response={201: dict, **ERRORS}, summary="A national offer against a requirement (delegations)")
@@ -109,8 +110,8 @@ def readiness(request, oid: int, body: ReadinessIn):
 
 class RequestIn(Schema):
     received: dt.date
-    reference: str = Field(min_length=1, max_length=200)
-    text: str = Field(min_length=1, max_length=10_000)
+    reference: Storable = Field(min_length=1, max_length=200)
+    text: Storable = Field(min_length=1, max_length=10_000)
 
 
 @router.post("/force/ukraine-request", response={201: dict, **ERRORS}, summary="Record Ukraine's request for deployment")

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from resolute.accounts import roles
 from resolute.commission.serializers import clock
+from resolute.monitoring.schemas import Text as Storable
 from resolute.errors import Forbidden
 from resolute.monitoring.api import Problem
 
@@ -60,7 +61,7 @@ def activations(request):
 
 class TaskIn(Schema):
     status: Literal["done", "declined", "blocked"]
-    note: str = Field("", max_length=10_000)
+    note: Storable = Field("", max_length=10_000)
 
 
 @router.post("/playbook/tasks/{tid}", response={200: dict, **ERRORS}, summary="Report a response task: done, declined or blocked")

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from resolute.agreement.api import page
 from resolute.core import valuation
+from resolute.monitoring.schemas import Text as Storable
 from resolute.errors import InvalidInput
 from resolute.monitoring.api import Problem
 from resolute.monitoring.models import CoalitionMember
@@ -50,7 +51,7 @@ def pledge_out(p: Pledge, user, detail: bool = False) -> dict:
 class PledgeFilters(Schema):
     member: str | None = Field(None, pattern=r"^[A-Z]{3}$")
     category: Literal[tuple(CATEGORIES)] | None = None
-    cursor: str | None = Field(None, max_length=40)
+    cursor: Storable | None = Field(None, max_length=40)
     limit: int = Field(100, ge=1, le=1000)
 
 
@@ -78,15 +79,15 @@ class EntryIn(Schema):
     quantity: int | None = Field(None, ge=0, le=10_000_000)
     reversal_of: int | None = Field(None, ge=1, le=2**62)
     funded_by: list[int] = Field(default_factory=list, max_length=50)
-    note: str = Field("", max_length=10_000)
+    note: Storable = Field("", max_length=10_000)
 
 
 class PledgeIn(Schema):
     member: str = Field(pattern=r"^[A-Z]{3}$")
     category: Literal[tuple(CATEGORIES)]
-    title: str = Field(min_length=1, max_length=300)
+    title: Storable = Field(min_length=1, max_length=300)
     kind: Literal["financial", "in_kind"]
-    item: str = Field("", max_length=200)
+    item: Storable = Field("", max_length=200)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     announced: dt.date
     confidential: bool = False
