@@ -182,3 +182,34 @@ def set_language(actor, user: User, language: str) -> None:
         User.objects.filter(pk=user.pk).update(language=language)
         user.language = language
         audit.record(actor, "user.set_language", "user", user.pk, before={"language": before}, after={"language": language})
+
+
+#: What an administrator may change on a person (not the username: the audit log names people by it).
+EDITABLE = ("role", "nation", "clearance", "language", "is_active", "first_name", "last_name", "email")
+
+
+def update_user(actor, user: User, **changes) -> User:
+    """Change a person's role, nation, clearance, language or whether they may sign in; audited
+    with the values before and after. Administrators are staff; nobody else is."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput("not editable", [{"field": k, "message": "cannot be changed here"} for k in sorted(unknown)])
+    if "role" in changes and changes["role"] not in roles.Role.values:
+        raise InvalidInput("unknown role", [{"field": "role", "message": f"one of {', '.join(roles.Role.values)}"}])
+    nation = changes.get("nation")
+    if nation and not (len(nation) == 3 and nation.isalpha() and nation.isupper()):
+        raise InvalidInput("bad nation", [{"field": "nation", "message": "ISO 3166 alpha-3 in capitals"}])
+    if "clearance" in changes:
+        changes["clearance"] = int(Classification(int(changes["clearance"])))
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=user.pk)
+        before = {k: getattr(current, k) for k in changes}
+        after = {k: v for k, v in changes.items() if before[k] != v}
+        if not after:
+            return current
+        for k, v in after.items():
+            setattr(current, k, v)
+        current.is_staff = current.is_superuser = current.role == roles.Role.ADMINISTRATOR
+        current.save()
+        audit.record(actor, "user.update", "user", current.pk, before={k: before[k] for k in after}, after=after)
+    return current
