@@ -358,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt = bsub.add_parser("tak", help="CoT events/s from a real pytak client, persisted in a scratch database")
     bt.add_argument("--events", type=int, default=10_000)
     bt.add_argument("--sink", choices=("database", "none"), default="database")
+    bt.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite", help="postgresql: a throwaway server from the machine's binaries")
 
     def cmd_bench_tak(args) -> int:
         from resolute import bench_tak

@@ -240,6 +240,26 @@ def test_unsafe_xml_is_refused(doc):
         parse_event(doc)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1", "cp1252", "koi8-r", "cp037", "utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("whole", [False, True], ids=["ascii-declaration", "all-encoded"])
+def test_a_dtd_is_refused_in_any_encoding(encoding, whole):
+    # Events without a DOCTYPE take expat's C parser (no DTD, nothing to expand or fetch); a
+    # DOCTYPE hidden by an encoding must not slip onto that path.
+    body = '<!DOCTYPE event [<!ENTITY x "boom">]>' + event(detail=remarks("&x;")).decode()
+    declaration = f'<?xml version="1.0" encoding="{encoding}"?>'
+    doc = (declaration + body).encode(encoding) if whole else declaration.encode() + body.encode(encoding)
+    with pytest.raises(CotError):
+        parse_event(doc)
+
+
+@pytest.mark.parametrize("doc", [SPOT_MARKER, RADAR_POO, HOSTILE_MORTAR, PING, FRIENDLY_PLI], ids=["spot", "radar", "mortar", "ping", "pli"])
+def test_both_parsers_read_an_event_alike(doc, monkeypatch):
+    assert cot._cannot_hold_a_dtd(doc)
+    fast = parse_event(doc)
+    monkeypatch.setattr(cot, "_cannot_hold_a_dtd", lambda xml: False)  # defusedxml's parser
+    assert parse_event(doc) == fast
+
+
 @pytest.mark.parametrize(
     "doc",
     [

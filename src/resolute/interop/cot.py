@@ -46,6 +46,7 @@ Judgement calls (each a table below, so that it is visible and testable)
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import re
 import uuid
@@ -373,12 +374,29 @@ def _raw_detail(xml: bytes, element: ET.Element) -> bytes:
     return ET.tostring(element)
 
 
+def _cannot_hold_a_dtd(xml: bytes | str) -> bool:
+    """True when the document has no DOCTYPE and is read as UTF-8 or an ASCII-compatible
+    encoding: then it declares no entities and references nothing external (entity and
+    external-subset declarations exist only inside a DOCTYPE), and expat, which refuses an
+    undeclared entity, cannot be made to expand or fetch anything.
+
+    Expat reads UTF-16 only after a byte-order mark or a NUL among the first bytes, so a
+    document that starts with "<" followed by something other than NUL is read in an ASCII
+    superset, where the markup "<!DOCTYPE" (case-sensitive in XML) appears as these bytes."""
+    return isinstance(xml, bytes) and xml[:1] == b"<" and xml[1:2] not in (b"", b"\0") and b"<!DOCTYPE" not in xml
+
+
 def parse_event(xml: bytes) -> CotEvent:
     """Parse one CoT event document. DTDs, entity declarations and external references are
     refused (XXE, billion laughs) with CotError, as is anything not well-formed or lacking
     uid, type, time or a valid point."""
     try:
-        root = safe_et.fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        if _cannot_hold_a_dtd(xml):
+            # The common case (every event the splitter cuts starts with "<event"): the C parser,
+            # about three times faster than defusedxml's pure-Python one, and as safe here.
+            root = ET.fromstring(xml)
+        else:
+            root = safe_et.fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise CotError(f"unsafe XML refused ({type(exc).__name__})") from None
     except (ET.ParseError, ValueError) as exc:
@@ -609,6 +627,19 @@ def client_id_for(uid: str) -> uuid.UUID:
     return uuid.uuid5(COT_NAMESPACE, uid)
 
 
+_NAMESPACE_BYTES = COT_NAMESPACE.bytes
+
+
+def _client_id_text(uid: str) -> str:
+    """str(client_id_for(uid)) without the two UUID objects: UUID version 5 (RFC 4122 §4.3),
+    SHA-1 of namespace and name, version nibble 5 and variant bits 10 set as uuid.uuid5 does."""
+    b = bytearray(hashlib.sha1(_NAMESPACE_BYTES + uid.encode("utf-8")).digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _iso(t: dt.datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
@@ -664,7 +695,7 @@ def to_observation(
     tag = f"[TAK {who}, CoT {ev.type}]"
     narrative = f"{remarks[: MAX_NARRATIVE - len(tag) - 1]}\n{tag}" if remarks else tag
     observation = {
-        "client_id": str(client_id_for(ev.uid)),
+        "client_id": _client_id_text(ev.uid),
         "channel": channel or channel_for(ev.how, ev.type),
         "observer": {"lat": ev.lat, "lon": ev.lon, "accuracy_m": accuracy_m},
         "observed_from": _iso(ev.time),

@@ -6,10 +6,17 @@ and the (observation dict, raw detail bytes) pairs are handed in batches to `sin
 synchronous callable run in a worker thread (asyncio.to_thread) so that the event loop keeps
 reading. The lead engineer wires `sink` to the intake service; nothing here imports Django.
 
+Parsing runs in a worker process (`parse_workers`, one by default on a machine with more than one
+CPU) whenever a read brings many events (a burst), so that the listener's own process, bound by
+one interpreter lock, spends its time on storing; a read of a few events is parsed inline, and if
+the worker cannot start or dies, everything is parsed inline. Per connection the order of events
+is kept either way.
+
 What it promises
-- Batches: a batch goes to the sink when it holds `batch_size` events or `flush_interval`
-  seconds after its first event arrived, whichever comes first, and at once when a connection
-  closes, so a burst is persisted in a few large transactions.
+- Batches (group commit): a batch is due when it holds `batch_size` events, `flush_interval`
+  seconds after its first event arrived, or when a connection closes; it goes to the sink as
+  soon as one of the `max_in_flight` slots is free. While every slot is busy a due batch keeps
+  taking what arrives, up to `batch_size`, so a burst is persisted in a few large transactions.
 - Back-pressure: at most `max_in_flight` batches are with the sink. When the sink is slower than
   the senders, the batcher waits for a slot, the bounded queue between connections and batcher
   fills, connections stop reading, and TCP flow control slows the senders. Memory stays bounded
@@ -37,10 +44,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import ssl as ssl_module
 import time
+import traceback
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 from resolute.interop.cot import (
     DEFAULT_MAX_EVENT_BYTES,
@@ -76,8 +86,10 @@ class TakListener:
     `serve_forever()` runs until cancelled, `close()` stops accepting, lets connections finish
     (up to `grace` seconds), and hands everything received to the sink before returning.
 
-    Units: flush_interval, retry_delay and grace in seconds; max_event_bytes and read_size in
-    bytes; batch_size in events; queue_chunks in reads.
+    max_in_flight: batches with the sink at once (None: the sink's `max_in_flight` attribute,
+    else 2). Units: flush_interval, retry_delay and grace in seconds; max_event_bytes and read_size in
+    bytes; batch_size and parse_offload_min in events; queue_chunks in reads. parse_workers:
+    processes that parse bursts (None: one if the machine has more than one CPU; 0: none).
     """
 
     def __init__(
@@ -92,16 +104,24 @@ class TakListener:
         channel: str | None = None,
         batch_size: int = 2000,
         flush_interval: float = 0.05,
-        max_in_flight: int = 2,
+        max_in_flight: int | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         read_size: int = 64 * 1024,
         queue_chunks: int = 64,
         retries: int = 5,
         retry_delay: float = 0.2,
         on_dead_letter: Callable[[Batch, BaseException], None] | None = None,
+        parse_workers: int | None = None,
+        parse_offload_min: int = 32,
     ):
+        if max_in_flight is None:
+            # A sink may say how many batches it can usefully take at once (one, for a database
+            # with a single writer); two otherwise, so that one is prepared while one is stored.
+            max_in_flight = getattr(sink, "max_in_flight", 2)
         if batch_size < 1 or max_in_flight < 1 or queue_chunks < 1:
             raise ValueError("batch_size, max_in_flight and queue_chunks must be at least 1")
+        if parse_workers is None:
+            parse_workers = 1 if (os.cpu_count() or 1) > 1 else 0
         self.sink = sink
         self.source_code = source_code
         self.marking = dict(marking) if marking is not None else None
@@ -118,6 +138,8 @@ class TakListener:
         self.retries = retries
         self.retry_delay = retry_delay
         self.on_dead_letter = on_dead_letter
+        self.parse_workers = parse_workers
+        self.parse_offload_min = parse_offload_min
         self.stats = dict.fromkeys(
             ("received", "persisted", "skipped", "bad", "oversized", "garbage_bytes", "failed", "connections"), 0
         )
@@ -130,6 +152,7 @@ class TakListener:
         self._deliveries: set[asyncio.Task] = set()
         self._orphans: Batch = []
         self._closed = False
+        self._pool: ProcessPoolExecutor | None = None
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -139,6 +162,8 @@ class TakListener:
             return self.port
         self._queue = asyncio.Queue(self.queue_chunks)
         self._slots = asyncio.Semaphore(self.max_in_flight)
+        if self.parse_workers:
+            await self._start_parse_workers()
         self._batcher = asyncio.create_task(self._run_batcher(), name="tak-batcher")
         self._server = await asyncio.start_server(
             self._on_connection, self.host, self.port, ssl=self.ssl, limit=self.read_size
@@ -176,6 +201,9 @@ class TakListener:
                 await self._dispatch(orphans[i : i + self.batch_size])
         while self._deliveries:
             await asyncio.gather(*set(self._deliveries), return_exceptions=True)
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
         with contextlib.suppress(Exception):
             await self._server.wait_closed()
         logger.info("TAK listener closed: %s", self.stats)
@@ -198,11 +226,14 @@ class TakListener:
                     break
                 if not data:
                     break
-                items = self._process(splitter.feed(data), peer)
+                documents = splitter.feed(data)
                 if splitter.garbage_bytes != garbage or splitter.oversized != oversized:
                     self.stats["garbage_bytes"] += splitter.garbage_bytes - garbage
                     self.stats["oversized"] += splitter.oversized - oversized
                     garbage, oversized = splitter.garbage_bytes, splitter.oversized
+                if not documents:
+                    continue
+                items = await self._map(documents, peer)
                 if items:
                     try:
                         # Blocks while the queue is full: this connection stops reading.
@@ -221,71 +252,125 @@ class TakListener:
             writer.close()
             self._connections.discard(task)
 
-    def _process(self, documents: Iterable[bytes], peer) -> Batch:
-        items: Batch = []
-        stats = self.stats
-        for doc in documents:
-            stats["received"] += 1
+    # ------------------------------------------------------------------- parsing
+
+    async def _start_parse_workers(self, timeout: float = 60.0) -> None:
+        """Start the parse worker and wait until it answers, so that the first burst does not
+        share the machine with its start-up (a Python interpreter importing cot.py)."""
+        import multiprocessing
+
+        try:
+            # spawn: the listener's process has threads (the sink's) and database connections,
+            # which a forked child must not inherit. The worker imports cot.py, no Django.
+            self._pool = ProcessPoolExecutor(self.parse_workers, mp_context=multiprocessing.get_context("spawn"))
+            warm_up = asyncio.get_running_loop().run_in_executor(
+                self._pool, map_documents, [], self.source_code, self.marking, self.channel, False
+            )
+            await asyncio.wait_for(warm_up, timeout)
+        except Exception as exc:  # noqa: BLE001 - no worker processes here (sandbox): parse inline
+            logger.warning("TAK parse workers unavailable, parsing in the listener: %r", exc)
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def _map(self, documents: list[bytes], peer) -> Batch:
+        """Parse and map a read's documents: in the parse worker when there are many (a burst;
+        the listener's own process then keeps reading and writing), inline when there are few
+        (a process round trip costs more than a handful of events). Per connection the order is
+        kept: the connection waits for its documents before it reads on."""
+        self.stats["received"] += len(documents)
+        args = (documents, self.source_code, self.marking, self.channel, logger.isEnabledFor(logging.DEBUG))
+        result = None
+        if self._pool is not None and len(documents) >= self.parse_offload_min:
             try:
-                mapped = to_observation(
-                    parse_event(doc), source_code=self.source_code, marking=self.marking, channel=self.channel
-                )
-            except CotError as exc:
-                stats["bad"] += 1
-                logger.debug("TAK %s: bad event: %s", peer, exc)
-                continue
-            except Exception:  # a bug in mapping must not cost the connection
-                stats["bad"] += 1
-                logger.exception("TAK %s: event could not be mapped", peer)
-                continue
-            if mapped is None:
-                stats["skipped"] += 1
-            else:
-                items.append(mapped)
+                result = await asyncio.get_running_loop().run_in_executor(self._pool, map_documents, *args)
+            except asyncio.CancelledError:
+                # Closing: the documents were received, so they go to the sink all the same.
+                self._account(map_documents(*args), peer, self._orphans)
+                raise
+            except Exception as exc:  # noqa: BLE001 - a dead worker must not cost the events
+                pool, self._pool = self._pool, None
+                if pool is not None:  # the first connection to see it says so
+                    logger.warning("TAK parse worker failed (%r); parsing in the listener from now on", exc)
+                    pool.shutdown(wait=False, cancel_futures=True)
+        if result is None:
+            result = map_documents(*args)
+        items: Batch = []
+        self._account(result, peer, items)
         return items
+
+    def _account(self, result, peer, into: Batch) -> None:
+        items, bad, skipped, notes = result
+        self.stats["bad"] += bad
+        self.stats["skipped"] += skipped
+        for level, message in notes:
+            logger.log(level, "TAK %s: %s", peer, message)
+        into.extend(items)
 
     # --------------------------------------------------------------------- batching
 
     async def _run_batcher(self) -> None:
+        """Group commit: a batch is due at batch_size events, flush_interval seconds after its
+        first event, or on a flush marker; it leaves as soon as a sink slot is free. While every
+        slot is busy a due batch goes on taking what arrives, up to batch_size, so a slow
+        database gets fewer, larger transactions instead of a queue of small ones. Beyond
+        batch_size it takes nothing more: the queue fills and the connections stop reading."""
         loop = asyncio.get_running_loop()
         queue = self._queue
         batch: Batch = []
         deadline = 0.0
+        flush = stop = False
         # One pending get() survives a timeout instead of being cancelled: cancelling a get()
-        # that has just been handed an item is the classic way to lose that item.
+        # that has just been handed an item is the classic way to lose that item. The same goes
+        # for a pending slot acquisition.
         getter: asyncio.Future | None = None
+        slot: asyncio.Future | None = None
         while True:
-            if getter is None and not queue.empty():
-                item = queue.get_nowait()
-            else:
-                if getter is None:
-                    getter = asyncio.ensure_future(queue.get())
-                if batch:
-                    done, _ = await asyncio.wait((getter,), timeout=max(0.0, deadline - loop.time()))
-                    if not done:
-                        item = _FLUSH
-                    else:
-                        item, getter = getter.result(), None
+            if batch and slot is None and (flush or len(batch) >= self.batch_size or loop.time() >= deadline):
+                slot = asyncio.ensure_future(self._slots.acquire())
+            if slot is not None and slot.done():
+                slot = None
+                head, batch = batch[: self.batch_size], batch[self.batch_size :]
+                self._launch(head)
+                if not batch:
+                    flush = False
+                continue
+            if stop and not batch:
+                return
+            waits = set()
+            if slot is not None:
+                waits.add(slot)
+            if not stop and len(batch) < self.batch_size:
+                if getter is None and not queue.empty():
+                    item = queue.get_nowait()
                 else:
-                    item, getter = await getter, None
+                    if getter is None:
+                        getter = asyncio.ensure_future(queue.get())
+                    waits.add(getter)
+                    item = None
+            else:
+                item = None
+            if item is None:
+                timeout = max(0.0, deadline - loop.time()) if batch and slot is None else None
+                done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if getter is None or getter not in done:
+                    continue  # a slot is free, or the deadline passed: looked at above
+                item, getter = getter.result(), None
             if item is _FLUSH or item is _STOP:
-                if batch:
-                    await self._dispatch(batch)
-                    batch = []
-                if item is _STOP:
-                    return
+                flush = bool(batch)
+                stop = stop or item is _STOP
                 continue
             if not batch:
                 deadline = loop.time() + self.flush_interval
             batch.extend(item)
-            while len(batch) >= self.batch_size:
-                head, batch = batch[: self.batch_size], batch[self.batch_size :]
-                await self._dispatch(head)
-                deadline = loop.time() + self.flush_interval
 
     async def _dispatch(self, batch: Batch) -> None:
         # Waiting here for a free slot is what stops the reading when the sink is slow.
         await self._slots.acquire()
+        self._launch(batch)
+
+    def _launch(self, batch: Batch) -> None:
+        """Hand `batch` to the sink; the caller holds a slot, which the delivery releases."""
         task = asyncio.create_task(self._deliver(batch))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
@@ -325,6 +410,33 @@ class TakListener:
             except Exception:
                 logger.exception("TAK on_dead_letter failed; keeping the batch in memory")
         self.dead_letter.append(batch)
+
+
+def map_documents(
+    documents: Sequence[bytes], source_code: str, marking: Mapping | None, channel: str | None, debug: bool
+) -> tuple[Batch, int, int, list[tuple[int, str]]]:
+    """Parse and map CoT documents: (observation items, bad, skipped, log notes). Runs in a parse
+    worker process or in the listener; pure (cot.py only), so both give the same result."""
+    items: Batch = []
+    bad = skipped = 0
+    notes: list[tuple[int, str]] = []
+    for doc in documents:
+        try:
+            mapped = to_observation(parse_event(doc), source_code=source_code, marking=marking, channel=channel)
+        except CotError as exc:
+            bad += 1
+            if debug:
+                notes.append((logging.DEBUG, f"bad event: {exc}"))
+            continue
+        except Exception:  # noqa: BLE001 - a bug in mapping must not cost the connection
+            bad += 1
+            notes.append((logging.ERROR, f"event could not be mapped\n{traceback.format_exc()}"))
+            continue
+        if mapped is None:
+            skipped += 1
+        else:
+            items.append(mapped)
+    return items, bad, skipped, notes
 
 
 # ============================================================================ pytak helpers
