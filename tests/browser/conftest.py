@@ -24,7 +24,9 @@ PASSWORD = "correct horse battery 9"  # tests/conftest.py's users
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API is open its event loop runs in this
+# thread, and later tests that call asyncio.run() (the TAK listener's) would fail.
+@pytest.fixture(scope="package")
 def browser():
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
