@@ -142,3 +142,16 @@ def test_the_language_switch_to_ukrainian_stays_with_the_person(tab, users, worl
     other = tab().login("analyst-user")
     other.go("/dashboard/")
     assert other.page.locator("html").get_attribute("lang") == "uk"
+
+
+def test_incidents_in_view_are_also_a_keyboard_reachable_list(tab, world):
+    s = tab()
+    s.go("/")
+    _ready(s.page)
+    s.page.locator("#incident-list-box summary").focus()
+    s.page.keyboard.press("Enter")
+    links = s.page.locator("#incident-list a")
+    assert links.count() == 6
+    links.first.focus()
+    s.page.keyboard.press("Enter")
+    s.page.wait_for_selector("#incident-map[data-state='ready']")

@@ -96,3 +96,32 @@ def test_a_head_response_leaves_no_body_for_the_server_to_send(rf):
     head = mw(rf.head("/openrosa/submission"))
     assert head.content == b"" and "Content-Length" not in head
     assert mw(rf.get("/openrosa/submission")).content == b"<xml/>"
+
+
+def test_a_photo_filed_with_an_observation_is_kept_under_its_sha256(client, users, settings, tmp_path):
+    import hashlib
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from resolute.monitoring.models import Observation
+
+    settings.DATA_DIR = tmp_path
+    client.force_login(users["monitor"])
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=20)
+    photo = b"\xff\xd8\xff\xe0 crater photo \xff\xd9"
+    form = {
+        "observer_lat": "48.12", "observer_lon": "37.73", "observed_from": now.strftime("%Y-%m-%dT%H:%M"),
+        "observed_to": (now + dt.timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M"), "event_type": "explosion_impact",
+        "perception": "seen", "count": "1", "where": "point", "event_lat": "48.13", "event_lon": "37.75", "event_error_m": "300",
+        "narrative": "crater", "classification": "RESTRICTED", "tlp": "AMBER", "releasable_to": "ALL",
+        "client_id": "6f1c2b0e-0000-4000-8000-000000000001",  # the form's hidden id, fixed when it was opened
+    }  # fmt: skip
+    r = client.post("/observations/new/", {**form, "attachments": [SimpleUploadedFile("crater.jpg", photo, "image/jpeg")]})
+    assert r.status_code == 302
+    digest = hashlib.sha256(photo).hexdigest()
+    o = Observation.objects.get(narrative="crater")
+    assert o.attachments == [digest] and (o.event_lat, o.event_lon) == (48.13, 37.75)
+    assert (tmp_path / "attachments" / digest[:2] / digest).read_bytes() == photo
+    # The same form sent again (a double tap, a retry on a bad link) records nothing new.
+    again = client.post("/observations/new/", {**form, "attachments": [SimpleUploadedFile("crater.jpg", photo, "image/jpeg")]})
+    assert again.status_code == 302 and Observation.objects.filter(narrative="crater").count() == 1

@@ -11,6 +11,7 @@
   const el = document.getElementById("map");
   const status = document.getElementById("map-status");
   const form = document.getElementById("map-filters");
+  const list = document.getElementById("incident-list");
   const t = cfg.labels;
 
   const map = L.map(el, { preferCanvas: true, zoomControl: true, keyboard: true, maxZoom: 18, minZoom: 3 }).setView(cfg.center || [48.4, 36.8], cfg.zoom || 7);
@@ -118,6 +119,17 @@
       return m;
     });
     clusters.addLayers(markers);
+    // The same incidents as links, newest first: reachable by keyboard and screen readers,
+    // which cannot use the canvas markers.
+    if (list) {
+      list.replaceChildren(...data.incidents.slice().sort((a, b) => (a.first_seen < b.first_seen ? 1 : -1)).slice(0, 200).map((i) => {
+        const li = document.createElement("li"), a = document.createElement("a");
+        a.href = cfg.incidentUrl.replace("/0/", "/" + i.id + "/");
+        a.textContent = `#${i.id} ${t.types[i.event_type] || i.event_type}, ${i.first_seen.replace("T", " ").slice(0, 16)} UTC`;
+        li.appendChild(a);
+        return li;
+      }));
+    }
     data.incidents.filter((i) => i.ellipse).forEach((i) => ellipses.addLayer(ellipse(i)));
     if (map.getZoom() >= 11) map.addLayer(ellipses);
   }
@@ -173,6 +185,7 @@
       .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
       .then(({ ok, body }) => {
         clusters.clearLayers(); cells.clearLayers(); ellipses.clearLayers();
+        if (list) list.replaceChildren();
         if (!ok) { status.textContent = body.detail || t.error; el.dataset.state = "error"; return; }
         if (body.mode === "grid") drawGrid(body); else drawIncidents(body);
         el.dataset.mode = body.mode;
