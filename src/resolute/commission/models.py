@@ -13,12 +13,13 @@ from django.utils.translation import gettext_lazy as _
 
 from resolute.accounts.restrict import MarkedModel, ReferenceQuerySet
 from resolute.core import workflow
+from resolute.words import lazy_label
 
 USER = settings.AUTH_USER_MODEL
 
 
 def _states(machine):
-    return [(s, s.replace("_", " ")) for s in sorted(machine.states())]
+    return [(s, lazy_label(s)) for s in sorted(machine.states())]
 
 
 ALLEGATION_SOURCES = ("mission", "party", "member", "public", "ngo")
@@ -153,7 +154,7 @@ class Proposal(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="proposals")
     number = models.PositiveSmallIntegerField()
     attribution = models.CharField(max_length=3, blank=True, help_text="responsible party, blank = unattributable")
-    breach_class = models.CharField(max_length=20, choices=[(b, b.replace("_", " ")) for b in BREACH_CLASSES])
+    breach_class = models.CharField(max_length=20, choices=[(b, lazy_label(b)) for b in BREACH_CLASSES])
     measures = models.JSONField(default=list)
     rationale = models.TextField()
     proposed_by = models.CharField(max_length=150)

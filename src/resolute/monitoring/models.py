@@ -10,10 +10,11 @@ from django.utils.translation import gettext_lazy as _
 from resolute.accounts.restrict import MarkedModel, ReferenceQuerySet
 from resolute.core import vocabulary as v
 from resolute.core.geo import COMPASS_16
+from resolute.words import lazy_label
 
 
 def _choices(values):
-    return [(x, x.replace("_", " ")) for x in values]
+    return [(x, lazy_label(x)) for x in values]
 
 
 class Party(models.Model):

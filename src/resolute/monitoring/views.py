@@ -26,6 +26,7 @@ from resolute.core import vocabulary as v
 from resolute.core.geo import COMPASS_16
 
 from resolute.errors import ServiceError
+from resolute.words import label
 
 from . import fusion, services
 from .api import LIVE
@@ -41,14 +42,12 @@ WEB_FORM_GRADE = "B2"
 RANGE_BANDS = ((0, 500), (500, 1000), (1000, 2000), (2000, 5000), (5000, 10000), (10000, 20000))
 
 
-def _label(code: str) -> str:
-    return _(code.replace("_", " "))
 
 
 def map_labels(side_a: str | None, side_b: str | None) -> dict:
     """The words map.js shows, in the reader's language."""
     return {
-        "types": {t: _label(t) for t in v.EVENT_TYPES},
+        "types": {t: label(t) for t in v.EVENT_TYPES},
         "confidence": _("Confidence"), "origin": _("Origin of fire"), "severity": _("Severity"), "open": _("Open incident"),
         "undetermined": _("undetermined"), "incidents": _("incidents"), "error": _("The map data could not be loaded."),
         "side_a": _("side %(code)s") % {"code": side_a or "A"}, "side_b": _("side %(code)s") % {"code": side_b or "B"},
@@ -78,8 +77,8 @@ def situation_map(request):
         request,
         "monitoring/situation_map.html",
         {
-            "event_types": [(t, _label(t)) for t in v.EVENT_TYPES],
-            "statuses": [(s, _label(s)) for s in LIVE],
+            "event_types": [(t, label(t)) for t in v.EVENT_TYPES],
+            "statuses": [(s, label(s)) for s in LIVE],
             "span": config["span"],
             "span_days": (span[1] - span[0]).days if span else 0,
             "map_config": config,
@@ -265,9 +264,9 @@ def observation_new(request):
             "errors": errors,
             "values": values,
             "client_id": values.get("client_id") or uuid.uuid4(),
-            "event_types": v.EVENT_TYPES,
-            "perceptions": v.PERCEPTIONS,
-            "weapon_classes": v.WEAPON_CLASSES,
+            "event_types": [(t, label(t)) for t in v.EVENT_TYPES],
+            "perceptions": [(t, label(t)) for t in v.PERCEPTIONS],
+            "weapon_classes": [(t, label(t)) for t in v.WEAPON_CLASSES],
             "channels": ("patrol", "observation_post"),
             "sectors": COMPASS_16,
             "range_bands": RANGE_BANDS,
