@@ -1,7 +1,7 @@
 """The domain's code words (event types, channels, states, stages…) as people read them, in the
 interface language. The codes live in core/ and the models; this list gives gettext their
 English form ("explosion_impact" -> "explosion impact") so the catalogues carry them.
-tests/web/test_translations.py checks that no code word is missing here."""
+tests/web/test_words.py checks that no code word is missing here."""
 
 from __future__ import annotations
 

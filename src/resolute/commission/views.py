@@ -33,6 +33,7 @@ from resolute.accounts.restrict import reader_of
 from resolute.agreement.models import Finding
 from resolute.core import workflow
 from resolute.core.markings import may_read
+from resolute.words import label
 from resolute.errors import Conflict, InvalidInput, ServiceError
 from resolute.monitoring.models import Incident, Party
 from resolute.web.dashboard import display_clock
@@ -102,10 +103,6 @@ ACTION_LABELS = {
     "decision.adopt": gettext_lazy("Decision adopted"),
     "decision.publish": gettext_lazy("Decision published"),
 }
-
-
-def _words(code: str) -> str:
-    return code.replace("_", " ")
 
 
 # -- reading form fields ----------------------------------------------------------------------
@@ -253,7 +250,7 @@ def _history(*targets) -> list[dict]:
     for target_type, target_id in targets:
         for h in history(target_type, target_id):
             after = h["after"] or {}
-            details = [(_words(k), _value(val)) for k, val in after.items()]
+            details = [(label(k), _value(val)) for k, val in after.items()]
             rows.append({"at": dt.datetime.fromisoformat(h["at"]), "actor": h["actor"], "action": ACTION_LABELS.get(h["action"], h["action"]), "details": details})
     return sorted(rows, key=lambda r: r["at"])
 
@@ -310,7 +307,7 @@ def _queue_context(request, **extra) -> dict:
         "truncated": len(items) > limit,
         "closed": [_queue_row(v, now, incidents) for v in closed],
         "state": chosen,
-        "states": [(s, _(_words(s))) for s in sorted(workflow.VERIFICATION.states())],
+        "states": [(s, label(s)) for s in sorted(workflow.VERIFICATION.states())],
         "now": now,
         "can_open": roles.allows(user, roles.ADD, "verification"),
         "sources": [(s, _(s)) for s in ALLEGATION_SOURCES],
@@ -400,7 +397,7 @@ def _verification_context(request, v: Verification, **extra) -> dict:
         "any_form": any(forms.values()),
         "team_leads": _team_leads(v) if forms["task"] else [],
         "parties": list(Party.objects.order_by("code")),
-        "outcomes": [(o, _(_words(o))) for o in OUTCOMES],
+        "outcomes": [(o, label(o)) for o in OUTCOMES],
         "marking": services.marking_of(v),
         "errors": {},
         "values": {},
@@ -496,7 +493,7 @@ def _conclude(request, v):
     note = f.text("note")
     f.check()
     v = services.conclude(request.user, v, outcome, note)
-    done = _("Concluded: %(outcome)s.") % {"outcome": _(_words(outcome))}
+    done = _("Concluded: %(outcome)s.") % {"outcome": label(outcome)}
     case = Case.objects.restrict(request.user).filter(verification=v).order_by("-pk").first()
     if case is not None:
         done += " " + _("Commission case %(number)s is opened.") % {"number": case.number}
@@ -565,7 +562,7 @@ def _commission_context(request, **extra) -> dict:
         "rows": [{"c": c, "clock": display_clock(c.response_deadline, now) if c.state == "awaiting_responses" else None} for c in cases[:limit]],
         "truncated": len(cases) > limit,
         "state": chosen,
-        "states": [(s, _(_words(s))) for s in sorted(workflow.CASE.states())],
+        "states": [(s, label(s)) for s in sorted(workflow.CASE.states())],
         "can_refer": roles.allows(user, roles.REFER, "case"),
         "errors": {},
         "values": {},
@@ -674,7 +671,7 @@ def _case_context(request, case: Case, **extra) -> dict:
                 tally, tally_error = None, str(exc)
         else:
             tally, tally_error = p.outcome, None
-        proposals.append({"p": p, "votes": votes, "tally": _bars(tally), "tally_error": tally_error, "measures": [_(_words(m)) for m in p.measures]})
+        proposals.append({"p": p, "votes": votes, "tally": _bars(tally), "tally_error": tally_error, "measures": [label(m) for m in p.measures]})
     my_vote = Vote.objects.filter(proposal=open_proposal, seat=seat).first() if open_proposal and seat else None
     decision = Decision.objects.restrict(user).filter(case=case).first()
     activation = ActivationEvent.objects.restrict(user).filter(decision=decision).first() if decision else None
@@ -696,13 +693,13 @@ def _case_context(request, case: Case, **extra) -> dict:
         "now": now,
         "clock": display_clock(case.response_deadline, now) if case.state == "awaiting_responses" else None,
         "marking": services.marking_of(case),
-        "rule": [(_words(k), _words(_value(val))) for k, val in case.rule.items()],
+        "rule": [(label(k), label(_value(val))) for k, val in case.rule.items()],
         "evidence": _evidence(user, case),
         "responses": list(case.responses.select_related("party").order_by("pk")),
         "notes": list(case.notes.order_by("pk")),
         "proposals": proposals,
         "decision": decision,
-        "decision_measures": [_(_words(m)) for m in decision.measures] if decision else [],
+        "decision_measures": [label(m) for m in decision.measures] if decision else [],
         "activation": activation,
         "history": _history(*targets),
         "forms": forms,
@@ -711,8 +708,8 @@ def _case_context(request, case: Case, **extra) -> dict:
         "member_without_seat": member and seat is None and "vote" in allowed,
         "my_vote": my_vote,
         "parties": list(Party.objects.order_by("code")),
-        "breach_classes": [(b, _(_words(b))) for b in BREACH_CLASSES],
-        "measures": [(m, _(_words(m))) for m in MEASURES],
+        "breach_classes": [(b, label(b)) for b in BREACH_CLASSES],
+        "measures": [(m, label(m)) for m in MEASURES],
         "checked_measures": values["propose"].getlist("measures") if "propose" in values else [],
         "choices": [("yes", _("Yes")), ("no", _("No")), ("abstain", _("Abstain"))],
         "errors": {},
