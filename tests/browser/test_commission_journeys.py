@@ -78,3 +78,16 @@ def test_the_commission_votes_and_the_chair_records_the_decision(tab, people, vo
     chair.shot("published")
     assert Case.objects.get(pk=voting.pk).state == "published"
     assert Decision.objects.get(case=voting).published_at is not None
+
+
+def test_the_review_queue_refreshes_itself_without_a_reload(tab, people, assault):
+    from resolute.commission import services
+
+    _passwords(people, "analyst2")
+    s = tab().login("analyst-2")
+    s.go("/verification/")
+    s.page.evaluate("() => { window.notReloaded = true; }")
+    first = services.open_verification(people["analyst"], "shelling of the water station", "party", assault)
+    s.page.evaluate("() => document.getElementById('queue-items').dispatchEvent(new Event('resolute:refresh'))")
+    s.page.wait_for_selector(f"#queue-items a[href='/verification/{first.pk}/']", timeout=10_000)
+    assert s.page.evaluate("() => window.notReloaded") is True  # the section changed, not the page
