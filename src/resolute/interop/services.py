@@ -10,6 +10,7 @@ import threading
 
 from pydantic import TypeAdapter
 
+from resolute.bulk import insert_rows
 from resolute.errors import InvalidInput
 from resolute.monitoring import services as monitoring
 from resolute.monitoring.schemas import ObservationIn
@@ -189,10 +190,4 @@ def _insert_details(rows: list[tuple[int, str, str]]) -> None:
     qn = connection.ops.quote_name
     table = qn(CotDetail._meta.db_table)
     cols = ", ".join(qn(CotDetail._meta.get_field(f).column) for f in ("observation", "uid", "detail"))
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cur.executemany(f"INSERT INTO {table} ({cols}) VALUES (%s, %s, %s)", rows)
+    insert_rows(table, cols, rows, "%s, %s, %s")

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from resolute.accounts import roles
 from resolute.audit import services as audit
+from resolute.bulk import insert_rows
 from resolute.core.geo import indicative_points, sector_bearing
 from resolute.core.markings import Classification, encode_releasability
 from resolute.errors import Conflict, Forbidden, InvalidInput
@@ -254,19 +255,9 @@ def _insert_returning(row: tuple) -> int | None:
 
 
 def _insert(params: list[tuple]) -> None:
-    """Write many rows in one go. SQLite: one executemany. PostgreSQL: COPY, since Django's
-    psycopg cursor binds parameters client-side and executemany would send one INSERT per row.
-    Django's bulk_create is avoided here: it prepares every value through the field machinery
-    and packs only ~26 rows of this width per statement on SQLite."""
+    """Write many observations in one go (resolute/bulk.py says why not bulk_create)."""
     table, cols, marks = _sql_parts()
-    params = _Adapt().rows(params)
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for row in params:
-                    copy.write_row(row)
-        else:
-            cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", params)
+    insert_rows(table, cols, _Adapt().rows(params), marks)
 
 
 @lru_cache(maxsize=1024)
