@@ -162,7 +162,7 @@ def map_layers(request, at: UtcTime | None = Query(None, description="UTC time; 
             {"type": "Feature", "geometry": line.side_a_area, "properties": {"kind": "held_area", "party": line.side_a, "name": line.side_a}},
         ]
     zones = []
-    version = version_in_force(at) if at else _latest_in_force()
+    version = version_in_force(at or dt.datetime.now(dt.timezone.utc))
     if version is not None and AgreementVersion.objects.restrict(user).filter(pk=version.pk).exists():
         for z in version.zones.exclude(kind="contact_line").order_by("kind", "name"):
             zones.append({"type": "Feature", "geometry": z.geometry, "properties": {"kind": z.kind, "name": z.name, "party": z.party or None, "derived": z.derived}})
@@ -183,10 +183,6 @@ def map_layers(request, at: UtcTime | None = Query(None, description="UTC time; 
             post["properties"]["reports"] += r["n"]
         posts = list(seen.values())
     return {"contact": _geojson(contact), "zones": _geojson(zones), "posts": _geojson(posts), "agreement": version.label if version else None}
-
-
-def _latest_in_force():
-    return version_in_force(dt.datetime.now(dt.timezone.utc))
 
 
 def time_range(user) -> tuple | None:

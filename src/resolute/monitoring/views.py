@@ -192,7 +192,8 @@ def _observation_body(request, errors: dict) -> dict:
         "observed_to": _time(d, "observed_to", errors),
         "event_type": d.get("event_type"),
         "perception": d.get("perception"),
-        "count": int(d.get("count") or 1) if (d.get("count") or "1").isdigit() else d.get("count"),
+        # Digits become a number; anything else goes to validation as typed, to be named there.
+        "count": int(count) if (count := d.get("count") or "1").isdigit() else count,
         "weapon_class": d.get("weapon_class") or "unknown",
         "narrative": d.get("narrative", ""),
         "grade": WEB_FORM_GRADE,
