@@ -125,3 +125,19 @@ def test_a_photo_filed_with_an_observation_is_kept_under_its_sha256(client, user
     # The same form sent again (a double tap, a retry on a bad link) records nothing new.
     again = client.post("/observations/new/", {**form, "attachments": [SimpleUploadedFile("crater.jpg", photo, "image/jpeg")]})
     assert again.status_code == 302 and Observation.objects.filter(narrative="crater").count() == 1
+
+
+@pytest.mark.parametrize("field,value", [("count", "three"), ("count", "0"), ("observer_lat", "north"), ("observed_from", "yesterday"), ("releasable_to", "france")])
+def test_a_wrong_field_in_the_form_is_named_and_nothing_is_recorded(client, users, field, value):
+    from resolute.monitoring.models import Observation
+
+    client.force_login(users["monitor"])
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=20)
+    form = {
+        "observer_lat": "48.12", "observer_lon": "37.73", "observed_from": now.strftime("%Y-%m-%dT%H:%M"),
+        "observed_to": (now + dt.timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M"), "event_type": "explosion_impact",
+        "perception": "heard", "count": "3", "compass_sector": "NE", "releasable_to": "ALL",
+    }  # fmt: skip
+    r = client.post("/observations/new/", {**form, field: value})
+    assert r.status_code == 200 and field in r.context["errors"], r.context["errors"]
+    assert Observation.objects.count() == 0

@@ -221,14 +221,25 @@ def _observation_body(request, errors: dict) -> dict:
     return body
 
 
+def _form_field(loc: tuple) -> str:
+    """The form field a validation error's location in ObservationIn points at."""
+    parts = [str(x) for x in loc]
+    head, rest = (parts[0], parts[1:]) if parts else ("form", [])
+    if head == "observer":
+        return "observer_" + (rest[0] if rest else "lat")
+    if head == "location":
+        return "event_" + (rest[0] if rest else "lat")
+    if head == "direction":
+        return rest[0] if rest and rest[0] in ("bearing_deg", "compass_sector", "range_min_m", "range_max_m") else "compass_sector"
+    if head == "marking":
+        return rest[0] if rest else "classification"
+    return head
+
+
 def _pydantic_errors(e: ValidationError) -> dict:
-    out = {}
+    out: dict = {}
     for err in e.errors():
-        loc = [str(x) for x in err["loc"]]
-        key = {"observer": "observer_" + loc[-1] if len(loc) > 1 else "observer_lat", "location": "event_" + loc[-1] if len(loc) > 1 else "event_lat"}.get(loc[0], loc[-1] if loc else "form")
-        if loc and loc[0] == "direction":
-            key = loc[-1] if len(loc) > 1 and loc[-1] in ("bearing_deg", "compass_sector", "range_min_m", "range_max_m") else "compass_sector"
-        out.setdefault(key, err["msg"].removeprefix("Value error, "))
+        out.setdefault(_form_field(err["loc"]), err["msg"].removeprefix("Value error, "))
     return out
 
 
