@@ -19,9 +19,6 @@ CHROMIUM = os.environ.get("RESOLUTE_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery 9"  # tests/conftest.py's users
 
-# Playwright's sync API runs an event loop in this thread; the test's own database calls
-# (fixtures, assertions) are still plain synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 # Package scope, not session: while Playwright's sync API is open its event loop runs in this
@@ -34,10 +31,16 @@ def browser():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in this thread; the tests' own database calls
+    # (fixtures, assertions) are still plain synchronous code. Only while these tests run: a
+    # subprocess of a later test (`check --deploy`) must not inherit it.
+    monkey = pytest.MonkeyPatch()
+    monkey.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"])
         yield b
         b.close()
+    monkey.undo()
 
 
 class Session:
