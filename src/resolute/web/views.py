@@ -7,6 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
+from django.shortcuts import render
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
@@ -40,7 +41,5 @@ def set_language(request):
 @login_required
 @require_safe
 def dashboard(request):
-    from django.shortcuts import render
-
     now = dt.datetime.now(dt.timezone.utc)
     return render(request, "web/dashboard.html", board.context(request.user, now))
