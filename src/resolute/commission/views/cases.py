@@ -8,7 +8,6 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -23,7 +22,7 @@ from resolute.words import label
 
 from .. import services
 from ..models import BREACH_CLASSES, MEASURES, ActivationEvent, Case, Decision, Verification, Vote
-from .common import Form, _failed_form, _history, _refusal, _refused, _value, _visible_ids
+from .common import Form, _failed_form, _history, _refusal, _refused, _value, _visible_ids, take_step
 
 
 # -- the Commission ---------------------------------------------------------------------------
@@ -283,10 +282,7 @@ def _vote(request, case):
 
 
 def _close(request, case):
-    try:
-        decision = services.close_vote(request.user, case)
-    except ValueError as exc:  # the decision rule cannot count (no seats): a refusal, not a 500
-        raise Conflict(str(exc)) from None
+    decision = services.close_vote(request.user, case)
     if decision is None:
         return _("The proposal is rejected; the case returns to deliberation.")
     return _("The proposal is adopted: the decision is recorded.")
@@ -317,18 +313,9 @@ CASE_STEPS = {
 @require_POST
 def case_step(request, pk: int, step: str):
     case = _case(request, pk)
-    if step not in CASE_STEPS:
-        raise Http404
-    action, handler = CASE_STEPS[step]
-    if not roles.allows(request.user, action, "case"):
-        return _refused(request, _("Your role does not take this step."))
-    try:
-        done = handler(request, case)
-    except InvalidInput as exc:
-        context = _case_context(request, _case(request, pk), **_failed_form(request, step, exc))
+
+    def rerender(failed):
+        context = _case_context(request, _case(request, pk), **failed)
         return render(request, "commission/case.html", context, status=422)
-    except ServiceError as exc:
-        messages.error(request, _refusal(exc))
-        return redirect("case", pk=pk)
-    messages.success(request, done)
-    return _to_case(request, pk)
+
+    return take_step(request, CASE_STEPS, step, case, "case", rerender, lambda: _to_case(request, pk))

@@ -7,10 +7,13 @@ import datetime as dt
 import math
 import re
 
+from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from resolute.accounts import roles
 from resolute.core import workflow
 from resolute.errors import InvalidInput, ServiceError
 from resolute.words import label
@@ -234,3 +237,24 @@ def _history(*targets) -> list[dict]:
 def _visible_ids(model, user, ids) -> set[int]:
     ids = [i for i in ids if i]
     return set(model.objects.restrict(user).filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+
+
+def take_step(request, steps: dict, step: str, record, resource: str, rerender, after):
+    """Run one workflow step of `record` from its form. `steps` maps a step to (the role action
+    it needs, its handler); the handler calls the service and returns what to tell the person.
+    Unparseable input re-renders the page (`rerender(failed_form_context)`, 422) with what was
+    typed; a service's refusal is shown as a message; `after()` is where to go next."""
+    if step not in steps:
+        raise Http404
+    action, handler = steps[step]
+    if not roles.allows(request.user, action, resource):
+        return _refused(request, _("Your role does not take this step."))
+    try:
+        done = handler(request, record)
+    except InvalidInput as exc:
+        return rerender(_failed_form(request, step, exc))
+    except ServiceError as exc:
+        messages.error(request, _refusal(exc))
+    else:
+        messages.success(request, done)
+    return after()

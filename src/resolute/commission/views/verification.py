@@ -7,7 +7,6 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -23,7 +22,7 @@ from resolute.words import label
 
 from .. import services
 from ..models import ALLEGATION_SOURCES, Case, Verification
-from .common import Form, OUTCOMES, SHA256, VERIFICATION_FINAL, _failed_form, _field_errors, _history, _refusal, _refused, _visible_ids
+from .common import Form, OUTCOMES, SHA256, VERIFICATION_FINAL, _field_errors, _history, _refusal, _refused, _visible_ids, take_step
 
 
 # -- the review queue -------------------------------------------------------------------------
@@ -282,18 +281,9 @@ VERIFICATION_STEPS = {
 @require_POST
 def verification_step(request, pk: int, step: str):
     v = _verification(request, pk)  # first: a record the reader may not see is a 404 for everyone
-    if step not in VERIFICATION_STEPS:
-        raise Http404
-    action, handler = VERIFICATION_STEPS[step]
-    if not roles.allows(request.user, action, "verification"):
-        return _refused(request, _("Your role does not take this step."))
-    try:
-        done = handler(request, v)
-    except InvalidInput as exc:
-        context = _verification_context(request, _verification(request, pk), **_failed_form(request, step, exc))
+
+    def rerender(failed):
+        context = _verification_context(request, _verification(request, pk), **failed)
         return render(request, "commission/verification.html", context, status=422)
-    except ServiceError as exc:
-        messages.error(request, _refusal(exc))
-    else:
-        messages.success(request, done)
-    return redirect("verification", pk=pk)
+
+    return take_step(request, VERIFICATION_STEPS, step, v, "verification", rerender, lambda: redirect("verification", pk=pk))
