@@ -4,6 +4,7 @@ mean to a user, and the process-wide field-size limit restored after reading. No
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -76,3 +77,65 @@ class Problems:
             self.truncated = True
             raise TooManyProblems
         self.items.append({"line": line, "field": field, "message": message})
+
+
+# Well-formed multi-byte UTF-8 sequences: a file holding them is UTF-8, so a bad byte elsewhere
+# is damage (or two files pasted together), not a sign of another encoding.
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def decode_file(data: bytes | str, max_bytes: int, problems: Problems, *, windows_1252: bool = False, not_utf8: str = "not UTF-8 text") -> str | None:
+    """An outside file's text, or None with the problem recorded at its line. Size is checked
+    before anything else, so an oversized file costs no parsing. UTF-16 with a byte order mark
+    (Excel's "Unicode text") and UTF-8 with or without one are read; with `windows_1252`, a file
+    with no UTF-8 sequence at all is read as Windows-1252 (older spreadsheet exports). No other
+    guessing: place names with diacritics would be garbled silently."""
+    if isinstance(data, str):
+        # Measured before encoding: a huge str is refused without first doubling it in memory.
+        if len(data) > max_bytes:
+            problems.add(1, None, f"file larger than {max_bytes} bytes")
+            return None
+        try:
+            size = len(data.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            # A lone surrogate: not text, and it would fail later in the database or an export.
+            problems.add(line_at(data, exc.start), None, "invalid character (lone surrogate) in the text")
+            return None
+        if size > max_bytes:
+            problems.add(1, None, f"file larger than {max_bytes} bytes")
+            return None
+        return data.removeprefix("\ufeff")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError("parse() takes the file's bytes or its text")
+    data = bytes(data)
+    if len(data) > max_bytes:
+        problems.add(1, None, f"file larger than {max_bytes} bytes")
+        return None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16").removeprefix("\ufeff")
+        except UnicodeDecodeError:
+            problems.add(1, None, "not valid UTF-16 text despite its byte order mark")
+            return None
+    if data.startswith(codecs.BOM_UTF8):
+        # A byte order mark declares UTF-8: a bad byte after it is damage, not another encoding.
+        try:
+            return data[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.add(line_at(data, exc.start + 3), None, "not valid UTF-8 text despite its byte order mark" if windows_1252 else not_utf8)
+            return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    if not windows_1252:
+        problems.add(line_at(data, bad), None, not_utf8)
+        return None
+    if _UTF8_SEQUENCE.search(data):
+        problems.add(line_at(data, bad), None, "mixed encodings: UTF-8 text with a byte that is not UTF-8")
+        return None
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        problems.add(line_at(data, exc.start), None, "neither UTF-8 nor Windows-1252 text")
+        return None

@@ -23,7 +23,6 @@ Judgement calls, each a module constant below so that they are visible and testa
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
@@ -38,7 +37,7 @@ from pydantic import ValidationError
 from resolute.errors import pydantic_errors
 from resolute.monitoring.schemas import EARLIEST as STORE_EARLIEST
 from resolute.monitoring.schemas import ObservationIn
-from resolute.csvtext import Bad, Problems, TooManyProblems, column_key, csv_message, field_limit, line_at, sniff_delimiter
+from resolute.csvtext import Bad, Problems, TooManyProblems, column_key, csv_message, decode_file, field_limit, sniff_delimiter
 
 # =============================================================================== shared
 
@@ -129,42 +128,8 @@ def check_source_code(source_code) -> None:
 
 
 def decode(data: bytes | str, max_bytes: int, problems: Problems) -> str | None:
-    """The file's text, or None with the problem recorded. Size is checked before anything else
-    so that an oversized file costs no parsing."""
-    if isinstance(data, str):
-        # Measured before encoding: a huge str is refused without first doubling it in memory.
-        if len(data) > max_bytes:
-            problems.add(1, None, f"file larger than {max_bytes} bytes")
-            return None
-        try:
-            size = len(data.encode("utf-8"))
-        except UnicodeEncodeError as exc:
-            problems.add(line_at(data, exc.start), None, "invalid character (lone surrogate) in the text")
-            return None
-        if size > max_bytes:
-            problems.add(1, None, f"file larger than {max_bytes} bytes")
-            return None
-        return data.removeprefix("\ufeff")
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError("parse() takes the file's bytes or its text")
-    if len(data) > max_bytes:
-        problems.add(1, None, f"file larger than {max_bytes} bytes")
-        return None
-    data = bytes(data)
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        # Excel's "Unicode text" export (tab-separated; the delimiter is sniffed).
-        try:
-            return data.decode("utf-16").removeprefix("\ufeff")
-        except UnicodeDecodeError:
-            problems.add(1, None, "not valid UTF-16 text despite its byte order mark")
-            return None
-    try:
-        # ACLED and UCDP publish UTF-8, often with a byte order mark (utf-8-sig drops it).
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # No guessing another encoding: place names with diacritics would be garbled silently.
-        problems.add(line_at(data, exc.start), None, "not UTF-8 text: save the file as 'CSV UTF-8'")
-        return None
+    """The file's text: ACLED and UCDP publish UTF-8 (often with a byte order mark)."""
+    return decode_file(data, max_bytes, problems, not_utf8="not UTF-8 text: save the file as 'CSV UTF-8'")
 
 
 def read_table(

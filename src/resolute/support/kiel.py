@@ -12,7 +12,6 @@ No Django here: the service that stores rows calls `parse` and maps `KielRow`s t
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
@@ -23,7 +22,7 @@ from decimal import Decimal
 from functools import cache
 
 import pycountry
-from resolute.csvtext import Bad, Problems, TooManyProblems, column_key, csv_message, field_limit, line_at, sniff_delimiter
+from resolute.csvtext import Bad, Problems, TooManyProblems, column_key, csv_message, decode_file, field_limit, sniff_delimiter
 
 MAX_ERRORS = 200
 # Kiel explanation and source cells hold a few sentences and links; anything far longer is not
@@ -137,7 +136,7 @@ def parse(
     problems = Problems(MAX_ERRORS)
     rows: list[KielRow] = []
     try:
-        text = _decode(data, max_bytes, problems)
+        text = decode_file(data, max_bytes, problems, windows_1252=True)
         if text is not None:
             rows = _read(text, max_rows, today or date.today(), problems)
     except TooManyProblems:
@@ -149,57 +148,6 @@ def parse(
 
 # ------------------------------------------------------------------------------ decoding
 
-
-def _decode(data: bytes | str, max_bytes: int, problems: Problems) -> str | None:
-    if isinstance(data, str):
-        # Measured before encoding: a huge str is refused without first doubling it in memory.
-        if len(data) > max_bytes:
-            problems.add(1, None, f"file larger than {max_bytes} bytes")
-            return None
-        try:
-            size = len(data.encode("utf-8"))
-        except UnicodeEncodeError as exc:
-            # A lone surrogate: not text, and it would fail later in the database or XML export.
-            problems.add(line_at(data, exc.start), None, "invalid character (lone surrogate) in the text")
-            return None
-        if size > max_bytes:
-            problems.add(1, None, f"file larger than {max_bytes} bytes")
-            return None
-        return data.removeprefix("\ufeff")
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError("parse() takes the file's bytes or its text")
-    data = bytes(data)
-    if len(data) > max_bytes:
-        problems.add(1, None, f"file larger than {max_bytes} bytes")
-        return None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        # Excel's "Unicode text" export; without this it would be misread as Windows-1252.
-        try:
-            return data.decode("utf-16").removeprefix("\ufeff")
-        except UnicodeDecodeError:
-            problems.add(1, None, "not valid UTF-16 text despite its byte order mark")
-            return None
-    if data.startswith(codecs.BOM_UTF8):
-        # A byte order mark declares UTF-8: a bad byte after it is damage, not another encoding.
-        try:
-            return data[3:].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            problems.add(line_at(data, exc.start + 3), None, "not valid UTF-8 text despite its byte order mark")
-            return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad = exc.start
-    # A file that elsewhere holds well-formed UTF-8 sequences is UTF-8 with damage or two files
-    # pasted together; reading it all as Windows-1252 would silently garble its accented names.
-    if re.search(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}", data):
-        problems.add(line_at(data, bad), None, "mixed encodings: UTF-8 text with a byte that is not UTF-8")
-        return None
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError as exc:
-        problems.add(line_at(data, exc.start), None, "neither UTF-8 nor Windows-1252 text")
-        return None
 
 
 # ------------------------------------------------------------------------------- reading
